@@ -1,0 +1,91 @@
+"""``resplay`` command line: ``resplay serve`` starts the emulator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import signal
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from . import __version__
+from .config import ServerConfig
+from .engine import Engine
+from .web import make_app
+
+__all__ = ["main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (flags mirror ``ServerConfig`` fields, DECISIONS 4)."""
+    parser = argparse.ArgumentParser(prog="resplay", description="Offline OpenAI Responses API emulator.")
+    parser.add_argument("--version", action="version", version=f"resplay {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="start the mock server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8700, help="0 picks a free port")
+    serve.add_argument("--seed", type=int, default=None, help="seed for reproducible ids")
+    serve.add_argument("--api-key", default=None, help="accept only this bearer key (env RESPLAY_API_KEY)")
+    serve.add_argument("--clock", choices=("real", "virtual"), default="real")
+    serve.add_argument("--no-admin", dest="admin", action="store_false", help="turn off /_resplay/*")
+    serve.add_argument("--model", dest="models", action="append", default=[], help="extra model name")
+    serve.add_argument("--secret", default=None, help="blob encryption secret (env RESPLAY_SECRET)")
+    serve.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024)
+    serve.add_argument("--ws-max-age", type=float, default=3600.0)
+    serve.add_argument("--ws-busy", choices=("queue", "reject"), default="queue")
+    serve.add_argument("--background-store-policy", choices=("reject", "allow"), default="reject")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``resplay`` console script."""
+    args = vars(build_parser().parse_args(argv))
+    args.pop("command")
+    args["models"] = tuple(args["models"])
+    config = ServerConfig(**args)
+    try:
+        asyncio.run(_serve(config))
+    except OSError as exc:
+        print(f"resplay: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _serve(config: ServerConfig) -> None:
+    if not _is_loopback(config.host):
+        print(
+            f"resplay: warning: listening on {config.host}, reachable from other hosts; "
+            "use --api-key or bind 127.0.0.1",
+            file=sys.stderr,
+        )
+    runner = web.AppRunner(make_app(Engine(config)), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
+    await site.start()
+    server = site._server
+    assert isinstance(server, asyncio.base_events.Server)
+    host, port = server.sockets[0].getsockname()[:2]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"resplay listening on http://{shown}:{port}/v1", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,54 @@
+"""Server configuration: one object whose fields are the CLI flags in snake_case (DECISIONS 4)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["ServerConfig"]
+
+ClockKind = Literal["real", "virtual"]
+
+
+@dataclass
+class ServerConfig:
+    """Everything ``resplay serve`` and ``MockServer(**kwargs)`` accept.
+
+    Environment variables fill the secrets when the fields are unset: ``RESPLAY_API_KEY`` and
+    ``RESPLAY_SECRET``.
+    """
+
+    host: str = "127.0.0.1"
+    """Interface to bind; loopback by default."""
+    port: int = 8700
+    """TCP port; ``0`` picks a free one."""
+    seed: int | None = None
+    """Seed for ids and generated content; ``None`` gives random ids (content stays deterministic)."""
+    api_key: str | None = None
+    """When set, only ``Authorization: Bearer <api_key>`` is accepted; otherwise any bearer key."""
+    clock: ClockKind = "real"
+    """``real`` follows wall time; ``virtual`` stands still until advanced."""
+    admin: bool = True
+    """Serve the ``/_resplay/*`` admin API."""
+    models: tuple[str, ...] = ()
+    """Extra model names accepted besides the catalogue (DECISIONS 8)."""
+    max_body_bytes: int = 16 * 1024 * 1024
+    """Requests with larger bodies get 413."""
+    secret: str | None = None
+    """Key material for encrypted reasoning and compaction blobs (random per process when unset)."""
+    ws_max_age: float = 3600.0
+    """WebSocket connection age cap in seconds (SPEC §6.6)."""
+    ws_busy: Literal["queue", "reject"] = "queue"
+    """What a ``response.create`` on a busy WebSocket lane gets (DECISIONS 9)."""
+    background_store_policy: Literal["reject", "allow"] = "reject"
+    """``reject``: ``background=true`` with ``store=false`` is a 400 (DECISIONS 10)."""
+    extra: dict[str, object] = field(default_factory=dict)
+    """Options of later features, by name."""
+
+    def __post_init__(self) -> None:
+        if self.api_key is None:
+            self.api_key = os.environ.get("RESPLAY_API_KEY") or None
+        if self.secret is None:
+            self.secret = os.environ.get("RESPLAY_SECRET") or None
+        self.models = tuple(self.models)

@@ -1,0 +1,659 @@
+"""The Responses engine: a pure, synchronous, deterministic state machine (DECISIONS 1).
+
+It owns sessions (DECISIONS 2), each with its clock, id source, queued replies and journal, and the
+store. Adapters call :meth:`Engine.create` and friends with parsed JSON and get back plain values:
+a :class:`Run` (the final ``Response`` plus its event stream) or a JSON-ready dict. Nothing here does
+I/O, sleeps or knows about aiohttp; time only moves through the injected clocks.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import generator, tokens, validation
+from .catalog import Catalog, ModelInfo
+from .clock import Clock, RealClock, VirtualClock
+from .config import ServerConfig
+from .errors import InvalidRequest, NotFound
+from .events import stream_events
+from .ids import IdFactory
+from .script import ErrorReply, FunctionCallsReply, Reply, TextReply
+from .store import MemoryStore, Store, StoredResponse
+
+__all__ = ["DEFAULT_SESSION", "Engine", "Run", "Session"]
+
+DEFAULT_SESSION = "default"
+
+# Models that emit the assistant ``phase`` (SPEC §10: gpt-5.3-codex and later).
+_PHASE_FAMILIES = ("gpt-5.3", "gpt-5.4", "gpt-5.5", "gpt-5.6", "gpt-6")
+
+
+@dataclass
+class Session:
+    """Everything one ``x-resplay-session`` owns, besides its stored responses."""
+
+    name: str
+    clock: Clock
+    ids: IdFactory
+    replies: deque[Reply] = field(default_factory=deque)
+    journal: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Run:
+    """One created response: its final object and (lazily) its event stream.
+
+    Foreground responses finish inside :meth:`Engine.create`; later features (background jobs,
+    latency) release events over time through :meth:`subscribe`.
+    """
+
+    def __init__(self, record: StoredResponse, *, obfuscation: bool) -> None:
+        self.record = record
+        self.response = record.response
+        self._obfuscation = obfuscation
+        self._events: list[dict[str, Any]] | None = None
+        self.done = True
+
+    @property
+    def id(self) -> str:
+        """The response id."""
+        return self.record.id
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every stream event, ``response.created`` first (built on first use)."""
+        if self._events is None:
+            self._events = list(
+                stream_events(self.response, obfuscate=_obfuscator(self.id) if self._obfuscation else None)
+            )
+        return self._events
+
+
+def _obfuscator(seed: str) -> Callable[[str], str]:
+    """Padding for deltas: observed ``len(delta) + len(obfuscation) == 16`` on short deltas (SPEC §4.2)."""
+    rng = random.Random(seed)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+    def pad(delta: str) -> str:
+        return "".join(rng.choices(alphabet, k=16 - len(delta) % 16))
+
+    return pad
+
+
+class Engine:
+    """I/O-free implementation of the Responses API.
+
+    Args:
+        config: Server configuration (seed, clock kind, extra models, ...).
+        store: Where responses are kept; a :class:`MemoryStore` by default.
+        catalog: The model catalogue; built from ``config.models`` by default.
+        clock_factory: Makes each session's clock; by default ``config.clock`` picks real or virtual.
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig | None = None,
+        *,
+        store: Store | None = None,
+        catalog: Catalog | None = None,
+        clock_factory: Callable[[], Clock] | None = None,
+    ) -> None:
+        self.config = config or ServerConfig()
+        self.store: Store = store if store is not None else MemoryStore()
+        self.catalog = catalog or Catalog(self.config.models)
+        self._clock_factory = clock_factory or (
+            VirtualClock if self.config.clock == "virtual" else RealClock
+        )
+        self._sessions: dict[str, Session] = {}
+        self.lock = threading.RLock()
+        """Held by adapters and in-process callers around every engine call (the engine is not re-entrant
+        across threads: ``MockServer`` scripts it from the test thread while the loop thread serves)."""
+        self.on_clock_schedule: Callable[[float], None] | None = None
+        """Forwarded to every session clock: lets the real-clock ticker wake up for new deadlines."""
+
+    # --- sessions --------------------------------------------------------------------------------
+
+    def session(self, name: str | None = None) -> Session:
+        """The session called ``name`` (created on first use)."""
+        name = name or DEFAULT_SESSION
+        found = self._sessions.get(name)
+        if found is None:
+            clock = self._clock_factory()
+            clock.on_schedule = self.on_clock_schedule
+            found = Session(name, clock, IdFactory(self.config.seed, name))
+            self._sessions[name] = found
+        return found
+
+    def sessions(self) -> list[Session]:
+        """Every session created so far."""
+        return list(self._sessions.values())
+
+    def reset(self, session: str | None = None) -> None:
+        """Forget one session's state (responses, replies, journal, clock), or every session's."""
+        if session is None:
+            self._sessions.clear()
+            self.store.clear()
+        else:
+            self._sessions.pop(session, None)
+            self.store.clear(session)
+
+    def advance(self, seconds: float, session: str | None = None) -> int:
+        """Move a session's clock forward, firing due timers; returns how many fired."""
+        return self.session(session).clock.advance(seconds)
+
+    def next_deadline(self) -> float | None:
+        """Earliest pending timer deadline over all sessions, in real time (for the ticker)."""
+        deadlines = [
+            d - s.clock.now()
+            for s in self._sessions.values()
+            if not isinstance(s.clock, VirtualClock) and (d := s.clock.next_deadline()) is not None
+        ]
+        return min(deadlines) if deadlines else None
+
+    def fire_due(self) -> int:
+        """Fire due timers in every session (called by the real-clock ticker)."""
+        return sum(s.clock.fire_due() for s in list(self._sessions.values()))
+
+    def queue_reply(self, reply: Reply, session: str | None = None) -> None:
+        """Queue the next reply of a session's model (FIFO)."""
+        self.session(session).replies.append(reply)
+
+    def record(self, entry: dict[str, Any], session: str | None = None) -> None:
+        """Append an entry to a session's request journal."""
+        self.session(session).journal.append(entry)
+
+    # --- create ----------------------------------------------------------------------------------
+
+    def create(
+        self,
+        body: Any,
+        *,
+        session: str | None = None,
+        websocket: bool = False,
+        parent_lookup: Callable[[str], StoredResponse | None] | None = None,
+    ) -> Run:
+        """Create a response (``POST /v1/responses`` or WebSocket ``response.create``).
+
+        Args:
+            body: The parsed JSON body.
+            session: Session name.
+            websocket: Validate as a WebSocket ``response.create`` event.
+            parent_lookup: Resolves ``previous_response_id`` before the store (the WebSocket
+                connection-local cache, SPEC §6.5).
+
+        Raises:
+            APIError: validation, model, chain or scripted errors, before any event exists.
+        """
+        request = validation.validate_create(body, websocket=websocket)
+        state = self.session(session)
+        model = self._model(request)
+        effort = self._effort(request, model)
+        parent = self._parent(request, state, parent_lookup)
+        now = state.clock.now()
+        shard = state.ids.shard()
+        response_id = state.ids.object_id("resp", shard, now)
+        input_items = self._input_items(request.get("input"), state, shard, now)
+        history = list(self._chain(parent, state.name)) if parent is not None else []
+        context = history + input_items
+        _check_tool_pairs(context)
+
+        reply = state.replies.popleft() if state.replies else None
+        if isinstance(reply, ErrorReply):
+            raise reply.to_error()
+        text_cfg = request.get("text") or {}
+        reasoning_cfg = request.get("reasoning") or {}
+        if reply is None:
+            plan = generator.decide(
+                generator.TurnInput(
+                    context=context,
+                    tools=request.get("tools") or (),
+                    tool_choice=request.get("tool_choice") or "auto",
+                    parallel_tool_calls=request.get("parallel_tool_calls") is not False,
+                    effort=effort,
+                    summary=reasoning_cfg.get("summary") or reasoning_cfg.get("generate_summary"),
+                    verbosity=text_cfg.get("verbosity") or "medium",
+                    text_format=text_cfg.get("format"),
+                    uses_phase=model.name.startswith(_PHASE_FAMILIES),
+                    seed=self.config.seed or 0,
+                )
+            )
+        else:
+            plan = _plan_from_reply(reply, effort, model)
+
+        output, usage_out, reasoning_tokens, truncated = self._build_output(
+            plan, request, model, state, shard, now
+        )
+        input_tokens = tokens.count_input(
+            instructions=request.get("instructions"),
+            tools=request.get("tools") or (),
+            items=context,
+            encoding=model.encoding,
+        )
+        usage = _usage(input_tokens, usage_out, reasoning_tokens)
+        status = "incomplete" if truncated else "completed"
+        response = self._response_object(
+            request, model, effort, response_id, now, output, usage, status, parent
+        )
+        record = StoredResponse(
+            response=response,
+            input_items=input_items,
+            parent_id=parent.id if parent is not None else None,
+            stored=request.get("store") is not False,
+            meta={"input_tokens": input_tokens, "stream": bool(request.get("stream"))},
+        )
+        if record.stored:
+            self.store.put(state.name, record)
+        include_obfuscation = (request.get("stream_options") or {}).get("include_obfuscation", True)
+        return Run(record, obfuscation=include_obfuscation is not False)
+
+    def input_tokens(self, body: Any, *, session: str | None = None) -> dict[str, Any]:
+        """``POST /v1/responses/input_tokens``: exactly the ``usage.input_tokens`` a create would report."""
+        request = validation.validate_input_tokens(body)
+        state = self.session(session)
+        model = self._model(request)
+        self._effort(request, model)
+        parent = self._parent(request, state, None)
+        now = state.clock.now()
+        items = self._input_items(request.get("input"), IdFactory(0), "0" * 16, now)
+        history = list(self._chain(parent, state.name)) if parent is not None else []
+        count = tokens.count_input(
+            instructions=request.get("instructions"),
+            tools=request.get("tools") or (),
+            items=history + items,
+            encoding=model.encoding,
+        )
+        return {"object": "response.input_tokens", "input_tokens": count}
+
+    # --- read / delete ---------------------------------------------------------------------------
+
+    def retrieve(self, response_id: str, *, session: str | None = None) -> dict[str, Any]:
+        """``GET /v1/responses/{id}``: the stored ``Response``.
+
+        Raises:
+            NotFound: unknown, deleted or ``store=false`` response.
+        """
+        return self._stored(response_id, session).response
+
+    def delete(self, response_id: str, *, session: str | None = None) -> dict[str, Any]:
+        """``DELETE /v1/responses/{id}`` (SPEC §2.3: ``object: "response.deleted"``)."""
+        name = self.session(session).name
+        self._stored(response_id, name)
+        self.store.delete(name, response_id)
+        return {"id": response_id, "object": "response.deleted", "deleted": True}
+
+    def input_items(
+        self,
+        response_id: str,
+        *,
+        session: str | None = None,
+        after: str | None = None,
+        before: str | None = None,
+        limit: int = 20,
+        order: str = "desc",
+    ) -> dict[str, Any]:
+        """``GET /v1/responses/{id}/input_items``: this request's input items, paginated (SPEC §2.5)."""
+        record = self._stored(response_id, session)
+        items = record.input_items if order == "asc" else list(reversed(record.input_items))
+        ids = [i["id"] for i in items]
+        start = 0
+        end = len(items)
+        if after is not None:
+            if after not in ids:
+                raise InvalidRequest(f"Invalid 'after': no item with id '{after}' in this list.", param="after")
+            start = ids.index(after) + 1
+        if before is not None:
+            if before not in ids:
+                raise InvalidRequest(f"Invalid 'before': no item with id '{before}' in this list.", param="before")
+            end = ids.index(before)
+        window = items[start:end]
+        page = window[:limit]
+        return {
+            "object": "list",
+            "data": page,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": len(window) > limit,
+        }
+
+    def _stored(self, response_id: str, session: str | None) -> StoredResponse:
+        record = self.store.get(self.session(session).name, response_id)
+        if record is None or not record.stored:
+            # Observed wording for unknown / not stored ids (SPEC §2.2).
+            raise NotFound(f"Response with id '{response_id}' not found.")
+        return record
+
+    # --- create helpers --------------------------------------------------------------------------
+
+    def _model(self, request: Mapping[str, Any]) -> ModelInfo:
+        name = request.get("model")
+        model = self.catalog.lookup(name) if isinstance(name, str) else None
+        if model is None:
+            # Observed: 400 model_not_found, not 404 (real-traffic README).
+            raise InvalidRequest(
+                f"The requested model '{name}' does not exist.", param="model", code="model_not_found"
+            )
+        return model
+
+    def _effort(self, request: Mapping[str, Any], model: ModelInfo) -> str | None:
+        reasoning = request.get("reasoning") or {}
+        effort = reasoning.get("effort")
+        if not model.reasoning:
+            if effort is not None:
+                raise InvalidRequest(
+                    "Unsupported parameter: 'reasoning.effort' is not supported with this model.",
+                    param="reasoning.effort",
+                    code="unsupported_parameter",
+                )
+            return None
+        if effort is None:
+            return model.default_effort
+        if effort not in model.efforts:
+            # Observed verbatim for gpt-5.1 + 'minimal' (SPEC §8).
+            raise InvalidRequest(
+                f"Unsupported value: '{effort}' is not supported with the '{model.name}' model. "
+                f"Supported values are: {_join(model.efforts)}.",
+                param="reasoning.effort",
+                code="unsupported_value",
+            )
+        if request.get("temperature") is not None and not model.temperature:
+            raise InvalidRequest(
+                "Unsupported parameter: 'temperature' is not supported with this model.",
+                param="temperature",
+                code="unsupported_parameter",
+            )
+        return str(effort)
+
+    def _parent(
+        self,
+        request: Mapping[str, Any],
+        state: Session,
+        lookup: Callable[[str], StoredResponse | None] | None,
+    ) -> StoredResponse | None:
+        previous = request.get("previous_response_id")
+        if previous is None:
+            return None
+        record = lookup(previous) if lookup is not None else None
+        if record is None:
+            stored = self.store.get(state.name, previous)
+            record = stored if stored is not None and stored.stored else None
+        if record is None or record.response.get("status") in ("queued", "in_progress"):
+            # Observed body (SPEC §5); non-terminal parents answer the same (SPEC §5, chosen).
+            raise InvalidRequest(
+                f"Previous response with id '{previous}' not found.",
+                param="previous_response_id",
+                code="previous_response_not_found",
+            )
+        return record
+
+    def _chain(self, record: StoredResponse, session: str) -> Iterator[dict[str, Any]]:
+        """Every item a chained request sees: ancestors' input and output, oldest first (SPEC §5)."""
+        chain: list[StoredResponse] = []
+        node: StoredResponse | None = record
+        while node is not None:
+            chain.append(node)
+            node = self.store.get(session, node.parent_id) if node.parent_id else None
+        for link in reversed(chain):
+            yield from link.input_items
+            yield from link.response["output"]
+
+    def _input_items(self, raw: Any, state: Session | IdFactory, shard: str, now: float) -> list[dict[str, Any]]:
+        ids = state.ids if isinstance(state, Session) else state
+        if raw is None:
+            return []
+        if isinstance(raw, str):
+            raw = [{"role": "user", "content": raw}]
+        return [_normalise_item(item, ids, shard, now) for item in raw]
+
+    def _build_output(
+        self,
+        plan: generator.Plan,
+        request: Mapping[str, Any],
+        model: ModelInfo,
+        state: Session,
+        shard: str,
+        now: float,
+    ) -> tuple[list[dict[str, Any]], int, int, bool]:
+        """Output items with ids; returns (items, output tokens, reasoning tokens, truncated)."""
+        budget = request.get("max_output_tokens")
+        ids = state.ids
+        output: list[dict[str, Any]] = []
+        spent = 0
+        reasoning_tokens = 0
+        for planned in plan.items:
+            left = None if budget is None else budget - spent
+            if left is not None and left <= 0:
+                return output, spent, reasoning_tokens, True
+            if isinstance(planned, generator.ReasoningPlan):
+                used = planned.tokens if left is None else min(planned.tokens, left)
+                reasoning_tokens += used
+                spent += used
+                output.append(
+                    {
+                        "id": ids.object_id("rs", shard, now),
+                        "type": "reasoning",
+                        "summary": [{"type": "summary_text", "text": t} for t in planned.summaries],
+                    }
+                )
+                if left is not None and planned.tokens >= left:
+                    return output, spent, reasoning_tokens, True
+            elif isinstance(planned, generator.MessagePlan):
+                text, used, cut = _fit(planned.text, left, model.encoding)
+                spent += used
+                part: dict[str, Any] = (
+                    {"type": "refusal", "refusal": text}
+                    if planned.refusal
+                    else {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+                )
+                message: dict[str, Any] = {
+                    "id": ids.object_id("msg", shard, now),
+                    "type": "message",
+                    "status": "incomplete" if cut else "completed",
+                    "content": [part],
+                    "role": "assistant",
+                }
+                if planned.phase is not None:
+                    message["phase"] = planned.phase
+                output.append(message)
+                if cut:
+                    return output, spent, reasoning_tokens, True
+            else:
+                used = tokens.count_text(planned.arguments, model.encoding)
+                spent += used
+                call: dict[str, Any] = {
+                    "id": ids.object_id("fc", shard, now),
+                    "type": "function_call",
+                    "status": "completed",
+                    "arguments": planned.arguments,
+                    "call_id": planned.call_id or ids.call_id(),
+                    "name": planned.name,
+                }
+                if planned.namespace is not None:
+                    call["namespace"] = planned.namespace
+                output.append(call)
+        return output, spent, reasoning_tokens, False
+
+    def _response_object(
+        self,
+        request: Mapping[str, Any],
+        model: ModelInfo,
+        effort: str | None,
+        response_id: str,
+        now: float,
+        output: list[dict[str, Any]],
+        usage: dict[str, Any],
+        status: str,
+        parent: StoredResponse | None,
+    ) -> dict[str, Any]:
+        """The ``Response`` object, fields in the order real traffic shows (SPEC §3.1)."""
+        reasoning_cfg = request.get("reasoning") or {}
+        text_cfg = request.get("text") or {}
+        reasoning: dict[str, Any] = {
+            "effort": effort,
+            "summary": reasoning_cfg.get("summary") or reasoning_cfg.get("generate_summary"),
+        }
+        for key in ("context", "mode"):
+            if key in reasoning_cfg:
+                reasoning[key] = reasoning_cfg[key]
+        response: dict[str, Any] = {
+            "id": response_id,
+            "object": "response",
+            "created_at": int(now),
+            "status": status,
+            "background": bool(request.get("background")),
+            "billing": {"payer": "developer"},
+            "completed_at": int(now) if status == "completed" else None,
+            "error": None,
+            "frequency_penalty": 0.0,
+            "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
+            "instructions": request.get("instructions"),
+            "max_output_tokens": request.get("max_output_tokens"),
+            "max_tool_calls": request.get("max_tool_calls"),
+            "metadata": request.get("metadata") or {},
+            "model": model.name if model.name == request.get("model") else request.get("model"),
+            "moderation": None,
+            "output": output,
+            "parallel_tool_calls": request.get("parallel_tool_calls") is not False,
+            "presence_penalty": 0.0,
+            "previous_response_id": parent.id if parent is not None else None,
+            "prompt_cache_key": request.get("prompt_cache_key"),
+            "prompt_cache_retention": request.get("prompt_cache_retention") or "24h",
+            "reasoning": reasoning,
+            "safety_identifier": request.get("safety_identifier"),
+            "service_tier": _service_tier(request.get("service_tier")),
+            "store": request.get("store") is not False,
+            "temperature": request.get("temperature") if request.get("temperature") is not None else 1.0,
+            "text": {
+                "format": text_cfg.get("format") or {"type": "text"},
+                "verbosity": text_cfg.get("verbosity") or "medium",
+            },
+            "tool_choice": request.get("tool_choice") or "auto",
+            "tools": [_echo_tool(t) for t in request.get("tools") or ()],
+            "top_logprobs": request.get("top_logprobs") or 0,
+            "top_p": request.get("top_p") if request.get("top_p") is not None else 1.0,
+            "truncation": request.get("truncation") or "disabled",
+            "usage": usage,
+            "user": request.get("user"),
+        }
+        return response
+
+
+# --- pure helpers -----------------------------------------------------------------------------------
+
+_ITEM_PREFIX = {
+    "message": "msg",
+    "function_call": "fc",
+    "function_call_output": "fco",
+    "reasoning": "rs",
+    "compaction": "cmp",
+    "tool_search_call": "tsc",
+    "tool_search_output": "tso",
+    "custom_tool_call": "ctc",
+    "custom_tool_call_output": "ctco",
+}
+
+# Item types whose SDK models require ``status`` in listings (``ResponseItem`` union).
+_STATUS_REQUIRED = frozenset(
+    {"function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output",
+     "tool_search_call", "tool_search_output"}
+)
+
+
+def _normalise_item(item: Mapping[str, Any], ids: IdFactory, shard: str, now: float) -> dict[str, Any]:
+    """An input item as ``GET /input_items`` lists it: typed, with an id and string content expanded."""
+    out = dict(item)
+    kind = out.setdefault("type", "message")
+    if kind == "message":
+        role = out.get("role")
+        content = out.get("content")
+        if isinstance(content, str):
+            if role == "assistant":
+                out["content"] = [{"type": "output_text", "text": content, "annotations": []}]
+            else:
+                out["content"] = [{"type": "input_text", "text": content}]
+        out.setdefault("status", "completed")
+    elif kind in _STATUS_REQUIRED:
+        out.setdefault("status", "completed")
+    if "id" not in out or out["id"] is None:
+        prefix = _ITEM_PREFIX.get(kind, kind.split("_")[0][:4])
+        out = {"id": ids.object_id(prefix, shard, now), **out}
+    return out
+
+
+def _check_tool_pairs(context: Sequence[Mapping[str, Any]]) -> None:
+    """Every function call needs its output and every output its call (SPEC §5, observed wording)."""
+    calls: list[str] = []
+    outputs: set[str] = set()
+    for item in context:
+        kind = item.get("type")
+        if kind == "function_call":
+            calls.append(str(item.get("call_id")))
+        elif kind == "function_call_output":
+            call_id = str(item.get("call_id"))
+            if call_id not in calls:
+                raise InvalidRequest(
+                    f"No tool call found for function call output with call_id {call_id}.", param="input"
+                )
+            outputs.add(call_id)
+    for call_id in calls:
+        if call_id not in outputs:
+            raise InvalidRequest(f"No tool output found for function call {call_id}.", param="input")
+
+
+def _plan_from_reply(reply: TextReply | FunctionCallsReply, effort: str | None, model: ModelInfo) -> generator.Plan:
+    plan = generator.Plan()
+    uses_phase = model.name.startswith(_PHASE_FAMILIES)
+    if isinstance(reply, TextReply):
+        phase = reply.phase or ("final_answer" if uses_phase else None)
+        plan.items.append(generator.MessagePlan(reply.text, phase=phase))
+        return plan
+    if reply.commentary:
+        plan.items.append(generator.MessagePlan(reply.commentary, phase="commentary" if uses_phase else None))
+    for call in reply.calls:
+        arguments = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments, separators=(",", ":"))
+        plan.items.append(generator.CallPlan(call.name, arguments, call.call_id, call.namespace))
+    return plan
+
+
+def _fit(text: str, budget: int | None, encoding: str) -> tuple[str, int, bool]:
+    """Cut ``text`` to ``budget`` tokens; returns (text, tokens, was cut)."""
+    count = tokens.count_text(text, encoding)
+    if budget is None or count <= budget:
+        return text, count, False
+    return tokens.decode(tokens.encode(text, encoding)[:budget], encoding), budget, True
+
+
+def _usage(input_tokens: int, output_tokens: int, reasoning_tokens: int) -> dict[str, Any]:
+    return {
+        "input_tokens": input_tokens,
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
+        "total_tokens": input_tokens + output_tokens,
+    }
+
+
+def _service_tier(requested: Any) -> str:
+    # The response shows the tier actually used; fast/priority show as priority (SPEC §2.1, 15.9).
+    if requested in (None, "auto", "default"):
+        return "default"
+    return "priority" if requested == "fast" else str(requested)
+
+
+def _echo_tool(tool: Mapping[str, Any]) -> dict[str, Any]:
+    """Tools as the response echoes them: function tools with ``description`` and ``strict`` filled."""
+    if tool.get("type") != "function":
+        return dict(tool)
+    echoed = {"type": "function", "description": None, "name": tool.get("name"), "parameters": None, "strict": True}
+    echoed.update(tool)
+    return echoed
+
+
+def _join(values: Sequence[str]) -> str:
+    quoted = [f"'{v}'" for v in values]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f", and {quoted[-1]}"
+

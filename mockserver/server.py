@@ -1,0 +1,212 @@
+"""``MockServer``: the emulator in-process, in a background thread or in the caller's event loop.
+
+``with MockServer() as server:`` runs it on a private event loop in a daemon thread;
+``async with MockServer() as server:`` runs it in the current loop. Either way it binds 127.0.0.1 on a
+free port, starts in milliseconds and uses the virtual clock by default (DECISIONS 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from .config import ServerConfig
+from .engine import Engine
+from .script import ErrorReply, FunctionCall, FunctionCallsReply, Reply, TextReply
+from .web import make_app
+
+__all__ = ["MockServer"]
+
+
+class MockServer:
+    """A running resplay server.
+
+    Args:
+        config: Full configuration; keyword arguments override its fields.
+        **options: ``ServerConfig`` fields (``seed``, ``api_key``, ``clock``, ``models``, ...).
+            In-process defaults differ from the CLI: ``port=0`` and ``clock="virtual"``.
+
+    Example:
+        >>> with MockServer(seed=1) as server:
+        ...     client = openai.OpenAI(base_url=server.base_url, api_key="sk-test")
+    """
+
+    def __init__(self, config: ServerConfig | None = None, **options: Any) -> None:
+        if config is None:
+            options.setdefault("port", 0)
+            options.setdefault("clock", "virtual")
+            config = ServerConfig(**options)
+        elif options:
+            config = ServerConfig(**{**config.__dict__, **options})
+        self.config = config
+        self.engine = Engine(config)
+        self._runner: web.AppRunner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.port: int | None = None
+
+    # --- addresses ---------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT`` (no path)."""
+        if self.port is None:
+            raise RuntimeError("MockServer is not running")
+        return f"http://{self.config.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The openai client's ``base_url``: ``http://HOST:PORT/v1``."""
+        return self.url + "/v1"
+
+    @property
+    def ws_url(self) -> str:
+        """WebSocket-mode URL: ``ws://HOST:PORT/v1/responses``."""
+        return "ws" + self.url[4:] + "/v1/responses"
+
+    @property
+    def websocket_base_url(self) -> str:
+        """The openai client's ``websocket_base_url``: ``ws://HOST:PORT/v1``."""
+        return "ws" + self.base_url[4:]
+
+    # --- lifecycle in the caller's loop ------------------------------------------------------------
+
+    async def start_async(self) -> MockServer:
+        """Start in the running event loop."""
+        runner = web.AppRunner(make_app(self.engine), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.config.host, self.config.port, reuse_address=True)
+        await site.start()
+        server = site._server
+        assert isinstance(server, asyncio.base_events.Server)
+        self.port = server.sockets[0].getsockname()[1]
+        self._runner = runner
+        return self
+
+    async def stop_async(self) -> None:
+        """Stop serving and close every connection."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> MockServer:
+        return await self.start_async()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop_async()
+
+    # --- lifecycle in a thread ---------------------------------------------------------------------
+
+    def start(self) -> MockServer:
+        """Start on a private event loop in a daemon thread; returns once the port is bound."""
+        if self._thread is not None:
+            return self
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.start_async())
+            except BaseException as exc:  # reported to the starting thread
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self.stop_async())
+            loop.close()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=run, name="resplay-server", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread.join()
+            self._thread = None
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        """Stop the background server and join its thread."""
+        if self._thread is None or self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._thread = None
+        self._loop = None
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # --- scripting and state -----------------------------------------------------------------------
+
+    def queue(self, reply: Reply, *, session: str | None = None) -> None:
+        """Queue a reply for the session's next create (FIFO)."""
+        with self.engine.lock:
+            self.engine.queue_reply(reply, session)
+
+    def queue_text(self, text: str, *, phase: str | None = None, session: str | None = None) -> None:
+        """Queue an assistant message."""
+        self.queue(TextReply(text, phase), session=session)
+
+    def queue_function_call(
+        self,
+        name: str,
+        arguments: str | Mapping[str, Any] = "{}",
+        *,
+        call_id: str | None = None,
+        commentary: str | None = None,
+        session: str | None = None,
+    ) -> None:
+        """Queue one function call."""
+        self.queue(FunctionCallsReply((FunctionCall(name, arguments, call_id),), commentary), session=session)
+
+    def queue_function_calls(
+        self, calls: Sequence[FunctionCall | Mapping[str, Any]], *, session: str | None = None
+    ) -> None:
+        """Queue several parallel function calls in one response."""
+        built = tuple(c if isinstance(c, FunctionCall) else FunctionCall(**c) for c in calls)
+        self.queue(FunctionCallsReply(built), session=session)
+
+    def queue_error(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        session: str | None = None,
+    ) -> None:
+        """Queue an HTTP error answer in OpenAI's envelope."""
+        self.queue(ErrorReply(status, message, type, code, param, dict(headers or {})), session=session)
+
+    def advance(self, seconds: float, *, session: str | None = None) -> int:
+        """Move the session clock forward and fire due timers."""
+        with self.engine.lock:
+            return self.engine.advance(seconds, session)
+
+    def reset(self, session: str | None = None) -> None:
+        """Forget a session's state (``None``: every session)."""
+        with self.engine.lock:
+            self.engine.reset(session)
+
+    def journal(self, *, session: str | None = None) -> list[dict[str, Any]]:
+        """The session's request journal (as ``GET /_resplay/requests`` serves it)."""
+        with self.engine.lock:
+            return list(self.engine.session(session).journal)

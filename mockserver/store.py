@@ -1,0 +1,85 @@
+"""Where responses live: a store interface keyed by session (DECISIONS 2) and the memory backend.
+
+A :class:`StoredResponse` keeps what the API can later serve: the ``Response`` object, this request's
+input items (for ``GET /input_items``), the parent id (so a ``previous_response_id`` chain is rebuilt
+by walking parents instead of copying history into every record) and, for background streams, the
+event log. Backends (memory now; SQLite and Redis later) implement :class:`Store`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = ["MemoryStore", "Store", "StoredResponse"]
+
+
+@dataclass(slots=True)
+class StoredResponse:
+    """A response as the store keeps it."""
+
+    response: dict[str, Any]
+    """The ``Response`` object as last served (status changes in place for background jobs)."""
+    input_items: list[dict[str, Any]]
+    """This request's input items, normalised and with ids (``GET /input_items``)."""
+    parent_id: str | None = None
+    """``previous_response_id`` of the request; the chain is walked through it."""
+    stored: bool = True
+    """``store`` of the request: ``False`` responses are neither retrievable nor chainable over HTTP."""
+    events: list[dict[str, Any]] | None = None
+    """Event log kept for background responses created with ``stream=true`` (resume, SPEC §2.2)."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Engine bookkeeping (token counts, request flags) that is never served."""
+
+    @property
+    def id(self) -> str:
+        """The response id."""
+        return str(self.response["id"])
+
+
+class Store(Protocol):
+    """Storage backend for responses, partitioned by session."""
+
+    def put(self, session: str, record: StoredResponse) -> None:
+        """Insert or replace a response."""
+
+    def get(self, session: str, response_id: str) -> StoredResponse | None:
+        """The response, or ``None``."""
+
+    def delete(self, session: str, response_id: str) -> bool:
+        """Remove a response; ``True`` when it existed."""
+
+    def clear(self, session: str | None = None) -> None:
+        """Forget one session, or every session."""
+
+    def count(self, session: str | None = None) -> int:
+        """How many responses one session (or all) holds."""
+
+
+class MemoryStore:
+    """The default backend: dictionaries in process memory."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, dict[str, StoredResponse]] = {}
+
+    def put(self, session: str, record: StoredResponse) -> None:
+        self._sessions.setdefault(session, {})[record.id] = record
+
+    def get(self, session: str, response_id: str) -> StoredResponse | None:
+        responses = self._sessions.get(session)
+        return None if responses is None else responses.get(response_id)
+
+    def delete(self, session: str, response_id: str) -> bool:
+        responses = self._sessions.get(session)
+        return responses is not None and responses.pop(response_id, None) is not None
+
+    def clear(self, session: str | None = None) -> None:
+        if session is None:
+            self._sessions.clear()
+        else:
+            self._sessions.pop(session, None)
+
+    def count(self, session: str | None = None) -> int:
+        if session is not None:
+            return len(self._sessions.get(session, ()))
+        return sum(len(r) for r in self._sessions.values())

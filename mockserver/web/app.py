@@ -1,0 +1,69 @@
+"""Application factory: routes, middlewares and the real-clock ticker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from ..engine import Engine
+from ..ids import IdFactory
+from . import admin, http, middleware
+from .keys import ENGINE, REQUEST_IDS
+
+__all__ = ["ENGINE", "REQUEST_IDS", "make_app"]
+
+_TICKER = web.AppKey("ticker", asyncio.Task[None])
+
+
+def make_app(engine: Engine) -> web.Application:
+    """Build the aiohttp application that serves ``engine``.
+
+    Args:
+        engine: The engine to serve; its config decides the admin API, body limit and api key.
+    """
+    config = engine.config
+    app = web.Application(
+        client_max_size=config.max_body_bytes,
+        middlewares=[middleware.envelope_errors, middleware.authenticate],
+    )
+    app[ENGINE] = engine
+    app[REQUEST_IDS] = IdFactory(config.seed, "x-request-id")
+    http.add_routes(app)
+    if config.admin:
+        admin.add_routes(app)
+    app.router.add_route("*", "/{tail:.*}", middleware.invalid_url)
+    app.cleanup_ctx.append(_ticker)
+    return app
+
+
+async def _ticker(app: web.Application) -> AsyncIterator[None]:
+    """Fire the engine's timers when their deadlines pass (real clock; virtual clocks never pass them)."""
+    engine = app[ENGINE]
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+
+    def scheduled(_: float) -> None:
+        loop.call_soon_threadsafe(wake.set)
+
+    engine.on_clock_schedule = scheduled
+    for session in engine.sessions():
+        session.clock.on_schedule = scheduled
+
+    async def run() -> None:
+        while True:
+            with engine.lock:
+                engine.fire_due()
+                delay = engine.next_deadline()
+            wake.clear()
+            timeout = None if delay is None else max(delay, 0.0)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout)
+
+    app[_TICKER] = asyncio.create_task(run())
+    yield
+    app[_TICKER].cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await app[_TICKER]

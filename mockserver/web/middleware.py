@@ -1,0 +1,180 @@
+"""Cross-cutting HTTP behaviour: error envelopes, authentication, API headers and the journal."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..errors import APIError, AuthenticationFailed, InvalidRequest, NotFound, PayloadTooLarge
+from .keys import ENGINE, REQUEST_IDS
+
+__all__ = [
+    "SESSION_HEADER",
+    "authenticate",
+    "envelope_errors",
+    "error_response",
+    "invalid_url",
+    "prepare_headers",
+    "read_json",
+    "remember_response",
+    "session_of",
+]
+
+SESSION_HEADER = "x-resplay-session"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_BODY = "resplay.body"
+_RESPONSE_ID = "resplay.response_id"
+
+# The real API's wording for a body that is not JSON.
+_NOT_JSON = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
+    "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. "
+    "If you have trouble figuring out how to fix this, please contact us through our help center at "
+    "help.openai.com.)"
+)
+# SPEC §1.4, observed verbatim.
+_NO_KEY = (
+    "You didn't provide an API key. You need to provide your API key in an Authorization header using "
+    "Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if "
+    "you're accessing the API from your browser and are prompted for a username and password. You can "
+    "obtain an API key from https://platform.openai.com/account/api-keys."
+)
+
+_REDACTED_HEADERS = frozenset({"authorization", "api-key", "cookie", "openai-organization", "openai-project"})
+
+
+def session_of(request: web.Request) -> str | None:
+    """The session named by ``x-resplay-session`` (DECISIONS 2), or ``None`` for the default."""
+    return request.headers.get(SESSION_HEADER) or None
+
+
+async def read_json(request: web.Request) -> Any:
+    """Parse the JSON body (kept for the journal); non-JSON and oversized bodies become API errors."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise PayloadTooLarge(
+            f"Request body too large: the maximum is {exc.max_size} bytes.", code="request_too_large"
+        ) from exc
+    try:
+        body = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(_NOT_JSON) from exc
+    request[_BODY] = body
+    return body
+
+
+def remember_response(request: web.Request, response_id: str) -> None:
+    """Tag the journal entry of ``request`` with the response it created or read."""
+    request[_RESPONSE_ID] = response_id
+
+
+def error_response(error: APIError) -> web.Response:
+    """The HTTP answer for an :class:`APIError`: OpenAI's envelope with the real status."""
+    return web.Response(
+        body=orjson.dumps(error.envelope()),
+        status=error.status,
+        content_type="application/json",
+        headers=error.headers,
+    )
+
+
+@web.middleware
+async def envelope_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every failure into OpenAI's envelope; add the API's headers; journal ``/v1`` calls."""
+    started = time.perf_counter()
+    error: APIError | None = None
+    try:
+        response = await handler(request)
+    except APIError as exc:
+        error = exc
+    except web.HTTPRequestEntityTooLarge as exc:
+        error = PayloadTooLarge(f"Request body too large: the maximum is {exc.max_size} bytes.")
+    except web.HTTPException as exc:
+        error = APIError(exc.reason or "Error", status=exc.status)
+    if error is not None:
+        response = error_response(error)
+    if not response.prepared:
+        _api_headers(request, response, started)
+    if request.path.startswith("/v1") or request.path.startswith("/openai"):
+        _journal(request, response.status, error)
+    return response
+
+
+def _api_headers(request: web.Request, response: web.StreamResponse, started: float) -> None:
+    """SPEC §1.3: the headers every API answer carries (rate limits are fixed until faults exist)."""
+    headers = response.headers
+    headers["x-request-id"] = request.get("resplay.request_id") or request.app[REQUEST_IDS].request_id()
+    headers["openai-processing-ms"] = str(max(1, int((time.perf_counter() - started) * 1000)))
+    headers["openai-version"] = "2020-10-01"
+    headers["openai-organization"] = "resplay"
+    headers.update(_RATE_LIMIT_HEADERS)
+
+
+_RATE_LIMIT_HEADERS = {
+    "x-ratelimit-limit-requests": "30000",
+    "x-ratelimit-limit-tokens": "150000000",
+    "x-ratelimit-remaining-requests": "29999",
+    "x-ratelimit-remaining-tokens": "149999000",
+    "x-ratelimit-reset-requests": "2ms",
+    "x-ratelimit-reset-tokens": "0s",
+}
+
+
+def prepare_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """API headers for a streamed answer, which must be set before ``prepare``."""
+    _api_headers(request, response, time.perf_counter())
+
+
+def _journal(request: web.Request, status: int, error: APIError | None) -> None:
+    engine = request.app[ENGINE]
+    headers = {
+        k.lower(): ("REDACTED" if k.lower() in _REDACTED_HEADERS else v)
+        for k, v in request.headers.items()
+        if not k.lower().startswith("x-stainless")
+    }
+    entry: dict[str, Any] = {
+        "time": time.time(),
+        "method": request.method,
+        "path": request.path,
+        "query": dict(request.query),
+        "transport": "sse" if request.get("resplay.stream") else "http",
+        "status": status,
+        "headers": headers,
+        "body": request.get(_BODY),
+        "response_id": request.get(_RESPONSE_ID),
+        "error": error.error_object() if error is not None else None,
+    }
+    with engine.lock:
+        engine.record(entry, session_of(request))
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bearer auth on the API (SPEC §1.4); the admin API is not behind it."""
+    if request.path.startswith("/_resplay"):
+        return await handler(request)
+    expected = request.app[ENGINE].config.api_key
+    header = request.headers.get("authorization", "")
+    key = header[7:].strip() if header[:7].lower() == "bearer " else request.headers.get("api-key", "")
+    if not key:
+        raise AuthenticationFailed(_NO_KEY)
+    if expected is not None and key != expected:
+        masked = f"{key[:8]}{'*' * max(0, len(key) - 12)}{key[-4:]}" if len(key) > 12 else "****"
+        raise AuthenticationFailed(
+            f"Incorrect API key provided: {masked}. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            code="invalid_api_key",
+        )
+    return await handler(request)
+
+
+async def invalid_url(request: web.Request) -> web.StreamResponse:
+    """Unknown paths: the real API answers ``Invalid URL (METHOD /path)`` with 404."""
+    raise NotFound(f"Invalid URL ({request.method} {request.path})")
+
