@@ -26,7 +26,7 @@ from .ids import IdFactory
 from .script import ErrorReply, FunctionCallsReply, Reply, TextReply
 from .store import MemoryStore, Store, StoredResponse
 
-__all__ = ["DEFAULT_SESSION", "Engine", "Run", "Session"]
+__all__ = ["DEFAULT_SESSION", "Engine", "Run", "Session", "Turn"]
 
 DEFAULT_SESSION = "default"
 
@@ -43,6 +43,23 @@ class Session:
     ids: IdFactory
     replies: deque[Reply] = field(default_factory=deque)
     journal: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Turn:
+    """One create request on its way through the pipeline (see :meth:`Engine.create`)."""
+
+    request: dict[str, Any]
+    state: Session
+    model: ModelInfo
+    effort: str | None
+    parent: StoredResponse | None
+    now: float
+    shard: str
+    response_id: str
+    input_items: list[dict[str, Any]]
+    context: list[dict[str, Any]]
+    """Everything the model sees: the chain's items, then this request's input."""
 
 
 class Run:
@@ -179,6 +196,10 @@ class Engine:
     ) -> Run:
         """Create a response (``POST /v1/responses`` or WebSocket ``response.create``).
 
+        The pipeline is ``validate -> _prepare -> _plan -> _materialize -> _launch``; features hook
+        into the step they change (background jobs into ``_launch``, encrypted reasoning into
+        ``_prepare`` and ``_materialize``, warm-ups and compaction into ``_plan``).
+
         Args:
             body: The parsed JSON body.
             session: Session name.
@@ -190,65 +211,95 @@ class Engine:
             APIError: validation, model, chain or scripted errors, before any event exists.
         """
         request = validation.validate_create(body, websocket=websocket)
-        state = self.session(session)
+        turn = self._prepare(request, self.session(session), parent_lookup)
+        plan = self._plan(turn)
+        record = self._materialize(turn, plan)
+        return self._launch(turn, record)
+
+    def _prepare(
+        self,
+        request: dict[str, Any],
+        state: Session,
+        parent_lookup: Callable[[str], StoredResponse | None] | None,
+    ) -> Turn:
+        """Resolve the model, effort and chain; normalise the input; check the context."""
         model = self._model(request)
         effort = self._effort(request, model)
         parent = self._parent(request, state, parent_lookup)
         now = state.clock.now()
         shard = state.ids.shard()
-        response_id = state.ids.object_id("resp", shard, now)
         input_items = self._input_items(request.get("input"), state, shard, now)
         history = list(self._chain(parent, state.name)) if parent is not None else []
         context = history + input_items
         _check_tool_pairs(context)
+        return Turn(
+            request=request,
+            state=state,
+            model=model,
+            effort=effort,
+            parent=parent,
+            now=now,
+            shard=shard,
+            response_id=state.ids.object_id("resp", shard, now),
+            input_items=input_items,
+            context=context,
+        )
 
+    def _plan(self, turn: Turn) -> generator.Plan:
+        """What the model says: the next queued reply, else the default model."""
+        state, request, model = turn.state, turn.request, turn.model
         reply = state.replies.popleft() if state.replies else None
         if isinstance(reply, ErrorReply):
             raise reply.to_error()
+        if reply is not None:
+            return _plan_from_reply(reply, model)
         text_cfg = request.get("text") or {}
         reasoning_cfg = request.get("reasoning") or {}
-        if reply is None:
-            plan = generator.decide(
-                generator.TurnInput(
-                    context=context,
-                    tools=request.get("tools") or (),
-                    tool_choice=request.get("tool_choice") or "auto",
-                    parallel_tool_calls=request.get("parallel_tool_calls") is not False,
-                    effort=effort,
-                    summary=reasoning_cfg.get("summary") or reasoning_cfg.get("generate_summary"),
-                    verbosity=text_cfg.get("verbosity") or "medium",
-                    text_format=text_cfg.get("format"),
-                    uses_phase=model.name.startswith(_PHASE_FAMILIES),
-                    seed=self.config.seed or 0,
-                )
+        return generator.decide(
+            generator.TurnInput(
+                context=turn.context,
+                tools=request.get("tools") or (),
+                tool_choice=request.get("tool_choice") or "auto",
+                parallel_tool_calls=request.get("parallel_tool_calls") is not False,
+                effort=turn.effort,
+                summary=reasoning_cfg.get("summary") or reasoning_cfg.get("generate_summary"),
+                verbosity=text_cfg.get("verbosity") or "medium",
+                text_format=text_cfg.get("format"),
+                uses_phase=model.name.startswith(_PHASE_FAMILIES),
+                seed=self.config.seed or 0,
             )
-        else:
-            plan = _plan_from_reply(reply, effort, model)
+        )
 
-        output, usage_out, reasoning_tokens, truncated = self._build_output(
-            plan, request, model, state, shard, now
+    def _materialize(self, turn: Turn, plan: generator.Plan) -> StoredResponse:
+        """Output items with ids, usage and the ``Response`` object, wrapped in a store record."""
+        request = turn.request
+        output, output_tokens, reasoning_tokens, truncated = self._build_output(
+            plan, request, turn.model, turn.state, turn.shard, turn.now
         )
         input_tokens = tokens.count_input(
             instructions=request.get("instructions"),
             tools=request.get("tools") or (),
-            items=context,
-            encoding=model.encoding,
+            items=turn.context,
+            encoding=turn.model.encoding,
         )
-        usage = _usage(input_tokens, usage_out, reasoning_tokens)
+        usage = _usage(input_tokens, output_tokens, reasoning_tokens)
         status = "incomplete" if truncated else "completed"
         response = self._response_object(
-            request, model, effort, response_id, now, output, usage, status, parent
+            request, turn.model, turn.effort, turn.response_id, turn.now, output, usage, status, turn.parent
         )
-        record = StoredResponse(
+        return StoredResponse(
             response=response,
-            input_items=input_items,
-            parent_id=parent.id if parent is not None else None,
+            input_items=turn.input_items,
+            parent_id=turn.parent.id if turn.parent is not None else None,
             stored=request.get("store") is not False,
             meta={"input_tokens": input_tokens, "stream": bool(request.get("stream"))},
         )
+
+    def _launch(self, turn: Turn, record: StoredResponse) -> Run:
+        """Store the record (when ``store`` allows) and start its run; foreground runs are done at once."""
         if record.stored:
-            self.store.put(state.name, record)
-        include_obfuscation = (request.get("stream_options") or {}).get("include_obfuscation", True)
+            self.store.put(turn.state.name, record)
+        include_obfuscation = (turn.request.get("stream_options") or {}).get("include_obfuscation", True)
         return Run(record, obfuscation=include_obfuscation is not False)
 
     def input_tokens(self, body: Any, *, session: str | None = None) -> dict[str, Any]:
@@ -604,7 +655,7 @@ def _check_tool_pairs(context: Sequence[Mapping[str, Any]]) -> None:
             raise InvalidRequest(f"No tool output found for function call {call_id}.", param="input")
 
 
-def _plan_from_reply(reply: TextReply | FunctionCallsReply, effort: str | None, model: ModelInfo) -> generator.Plan:
+def _plan_from_reply(reply: TextReply | FunctionCallsReply, model: ModelInfo) -> generator.Plan:
     plan = generator.Plan()
     uses_phase = model.name.startswith(_PHASE_FAMILIES)
     if isinstance(reply, TextReply):
