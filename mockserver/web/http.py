@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ..errors import InvalidRequest
 from ..sse import encode_events
-from .keys import ENGINE
+from .keys import ENGINE, STREAMED
 from .middleware import prepare_headers, read_json, remember_response, session_of
 
 __all__ = ["add_routes"]
@@ -43,7 +43,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     remember_response(request, run.id)
     if not stream:
         return web.Response(body=payload, content_type="application/json")
-    request["resplay.stream"] = True
+    request[STREAMED] = True
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8"})
     response.headers["Cache-Control"] = "no-cache"
     prepare_headers(request, response)

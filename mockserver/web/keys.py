@@ -7,9 +7,19 @@ from aiohttp import web
 from ..engine import Engine
 from ..ids import IdFactory
 
-__all__ = ["ENGINE", "REQUEST_IDS"]
+__all__ = ["BODY", "ENGINE", "REQUEST_ID", "REQUEST_IDS", "RESPONSE_ID", "STREAMED"]
 
 ENGINE = web.AppKey("engine", Engine)
 """The engine this application serves."""
 REQUEST_IDS = web.AppKey("request_ids", IdFactory)
 """Source of ``x-request-id`` values."""
+
+# Per-request storage (``web.RequestKey``): what the journal and header middleware read back.
+BODY = web.RequestKey("body", object)
+"""The parsed JSON body."""
+RESPONSE_ID = web.RequestKey("response_id", str)
+"""The response the request created or addressed."""
+REQUEST_ID = web.RequestKey("request_id", str)
+"""The ``x-request-id`` sent with the answer."""
+STREAMED = web.RequestKey("streamed", bool)
+"""The answer was an SSE stream."""

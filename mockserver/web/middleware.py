@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -9,8 +10,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..errors import APIError, AuthenticationFailed, InvalidRequest, NotFound, PayloadTooLarge
-from .keys import ENGINE, REQUEST_IDS
+from ..errors import APIError, AuthenticationFailed, InvalidRequest, NotFound, PayloadTooLarge, ServerFault
+from .keys import BODY, ENGINE, REQUEST_ID, REQUEST_IDS, RESPONSE_ID, STREAMED
 
 __all__ = [
     "SESSION_HEADER",
@@ -25,10 +26,9 @@ __all__ = [
 ]
 
 SESSION_HEADER = "x-resplay-session"
+logger = logging.getLogger("resplay")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-_BODY = "resplay.body"
-_RESPONSE_ID = "resplay.response_id"
 
 # The real API's wording for a body that is not JSON.
 _NOT_JSON = (
@@ -58,20 +58,24 @@ async def read_json(request: web.Request) -> Any:
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
-        raise PayloadTooLarge(
-            f"Request body too large: the maximum is {exc.max_size} bytes.", code="request_too_large"
-        ) from exc
+        raise _too_large(request) from exc
     try:
         body = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(_NOT_JSON) from exc
-    request[_BODY] = body
+    request[BODY] = body
     return body
+
+
+def _too_large(request: web.Request) -> PayloadTooLarge:
+    # Chosen wording (docs/errors.md): the real API's limit and message are not documented.
+    limit = request.app[ENGINE].config.max_body_bytes
+    return PayloadTooLarge(f"Request body too large: the maximum is {limit} bytes.", code="request_too_large")
 
 
 def remember_response(request: web.Request, response_id: str) -> None:
     """Tag the journal entry of ``request`` with the response it created or read."""
-    request[_RESPONSE_ID] = response_id
+    request[RESPONSE_ID] = response_id
 
 
 def error_response(error: APIError) -> web.Response:
@@ -93,10 +97,14 @@ async def envelope_errors(request: web.Request, handler: Handler) -> web.StreamR
         response = await handler(request)
     except APIError as exc:
         error = exc
-    except web.HTTPRequestEntityTooLarge as exc:
-        error = PayloadTooLarge(f"Request body too large: the maximum is {exc.max_size} bytes.")
+    except web.HTTPRequestEntityTooLarge:
+        error = _too_large(request)
     except web.HTTPException as exc:
         error = APIError(exc.reason or "Error", status=exc.status)
+    except Exception:
+        # A bug of ours: answer like the real API's 500 and keep serving (never a bare 500 page).
+        logger.exception("resplay: unhandled error on %s %s", request.method, request.path)
+        error = ServerFault("The server had an error while processing your request. Sorry about that!")
     if error is not None:
         response = error_response(error)
     if not response.prepared:
@@ -109,7 +117,10 @@ async def envelope_errors(request: web.Request, handler: Handler) -> web.StreamR
 def _api_headers(request: web.Request, response: web.StreamResponse, started: float) -> None:
     """SPEC §1.3: the headers every API answer carries (rate limits are fixed until faults exist)."""
     headers = response.headers
-    headers["x-request-id"] = request.get("resplay.request_id") or request.app[REQUEST_IDS].request_id()
+    request_id = request.get(REQUEST_ID)
+    if request_id is None:
+        request_id = request[REQUEST_ID] = request.app[REQUEST_IDS].request_id()
+    headers["x-request-id"] = request_id
     headers["openai-processing-ms"] = str(max(1, int((time.perf_counter() - started) * 1000)))
     headers["openai-version"] = "2020-10-01"
     headers["openai-organization"] = "resplay"
@@ -143,11 +154,11 @@ def _journal(request: web.Request, status: int, error: APIError | None) -> None:
         "method": request.method,
         "path": request.path,
         "query": dict(request.query),
-        "transport": "sse" if request.get("resplay.stream") else "http",
+        "transport": "sse" if request.get(STREAMED) else "http",
         "status": status,
         "headers": headers,
-        "body": request.get(_BODY),
-        "response_id": request.get(_RESPONSE_ID),
+        "body": request.get(BODY),
+        "response_id": request.get(RESPONSE_ID),
         "error": error.error_object() if error is not None else None,
     }
     with engine.lock:
