@@ -23,7 +23,7 @@ from .config import ServerConfig
 from .errors import InvalidRequest, NotFound
 from .events import stream_events
 from .ids import IdFactory
-from .script import ErrorReply, FunctionCallsReply, Reply, TextReply
+from .script import ErrorReply, FunctionCallsReply, OutputReply, Reply, TextReply
 from .store import MemoryStore, Store, StoredResponse
 
 __all__ = ["DEFAULT_SESSION", "Engine", "Run", "Session", "Turn"]
@@ -655,9 +655,29 @@ def _check_tool_pairs(context: Sequence[Mapping[str, Any]]) -> None:
             raise InvalidRequest(f"No tool output found for function call {call_id}.", param="input")
 
 
-def _plan_from_reply(reply: TextReply | FunctionCallsReply, model: ModelInfo) -> generator.Plan:
+def _plan_from_reply(reply: TextReply | FunctionCallsReply | OutputReply, model: ModelInfo) -> generator.Plan:
     plan = generator.Plan()
     uses_phase = model.name.startswith(_PHASE_FAMILIES)
+    if isinstance(reply, OutputReply):
+        for item in reply.items:
+            kind = item.get("type", "message")
+            if kind == "reasoning":
+                summaries = tuple(str(s) for s in item.get("summary") or ())
+                plan.items.append(generator.ReasoningPlan(int(item.get("tokens", 64)), summaries))
+            elif kind == "function_call":
+                arguments = item.get("arguments", "{}")
+                if not isinstance(arguments, str):
+                    arguments = json.dumps(arguments, separators=(",", ":"))
+                plan.items.append(
+                    generator.CallPlan(str(item["name"]), arguments, item.get("call_id"), item.get("namespace"))
+                )
+            elif kind == "message":
+                plan.items.append(
+                    generator.MessagePlan(str(item.get("text", "")), item.get("phase"), bool(item.get("refusal")))
+                )
+            else:
+                raise InvalidRequest(f"Unsupported scripted output item type '{kind}'.", param="reply")
+        return plan
     if isinstance(reply, TextReply):
         phase = reply.phase or ("final_answer" if uses_phase else None)
         plan.items.append(generator.MessagePlan(reply.text, phase=phase))

@@ -13,7 +13,15 @@ from typing import Any
 
 from .errors import APIError, InvalidRequest
 
-__all__ = ["ErrorReply", "FunctionCall", "FunctionCallsReply", "Reply", "TextReply", "reply_from_json"]
+__all__ = [
+    "ErrorReply",
+    "FunctionCall",
+    "FunctionCallsReply",
+    "OutputReply",
+    "Reply",
+    "TextReply",
+    "reply_from_json",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +87,26 @@ class ErrorReply:
         )
 
 
-Reply = TextReply | FunctionCallsReply | ErrorReply
+@dataclass(frozen=True, slots=True)
+class OutputReply:
+    """Answer with an explicit list of output items, in order (reasoning, messages, function calls).
+
+    Item forms: ``{"type": "reasoning", "summary": ["..."], "tokens": 64}``,
+    ``{"type": "message", "text": "...", "phase": "final_answer"}``,
+    ``{"type": "function_call", "name": "...", "arguments": "{}", "call_id": "...", "namespace": "..."}``.
+    """
+
+    items: tuple[Mapping[str, Any], ...]
+    """The items' JSON forms."""
+
+
+Reply = TextReply | FunctionCallsReply | ErrorReply | OutputReply
 
 
 def reply_from_json(data: Any) -> Reply:
     """Build a reply from its JSON form (admin API and scenario files).
 
-    Forms: ``{"text": "..."}``, ``{"function_calls": [{"name", "arguments"}], "commentary"?}``,
+    Forms: ``{"output": [items]}`` (see :class:`OutputReply`), ``{"text": "..."}``, ``{"function_calls": [{"name", "arguments"}], "commentary"?}``,
     ``{"function_call": {...}}``, ``{"error": {"status", "message", "type"?, "code"?, "param"?}}``.
 
     Raises:
@@ -94,6 +115,8 @@ def reply_from_json(data: Any) -> Reply:
     if not isinstance(data, Mapping):
         raise InvalidRequest("A reply must be a JSON object.", param="reply")
     try:
+        if "output" in data:
+            return OutputReply(tuple(dict(item) for item in data["output"]))
         if "text" in data:
             return TextReply(str(data["text"]), phase=data.get("phase"))
         if "function_call" in data or "function_calls" in data:
