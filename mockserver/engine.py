@@ -123,9 +123,7 @@ class Engine:
         self.config = config or ServerConfig()
         self.store: Store = store if store is not None else MemoryStore()
         self.catalog = catalog or Catalog(self.config.models)
-        self._clock_factory = clock_factory or (
-            VirtualClock if self.config.clock == "virtual" else RealClock
-        )
+        self._clock_factory = clock_factory or (VirtualClock if self.config.clock == "virtual" else RealClock)
         self._sessions: dict[str, Session] = {}
         self.lock = threading.RLock()
         """Held by adapters and in-process callers around every engine call (the engine is not re-entrant
@@ -355,11 +353,15 @@ class Engine:
         end = len(items)
         if after is not None:
             if after not in ids:
-                raise InvalidRequest(f"Invalid 'after': no item with id '{after}' in this list.", param="after")
+                raise InvalidRequest(
+                    f"Invalid 'after': no item with id '{after}' in this list.", param="after"
+                )
             start = ids.index(after) + 1
         if before is not None:
             if before not in ids:
-                raise InvalidRequest(f"Invalid 'before': no item with id '{before}' in this list.", param="before")
+                raise InvalidRequest(
+                    f"Invalid 'before': no item with id '{before}' in this list.", param="before"
+                )
             end = ids.index(before)
         window = items[start:end]
         page = window[:limit]
@@ -452,7 +454,9 @@ class Engine:
             yield from link.input_items
             yield from link.response["output"]
 
-    def _input_items(self, raw: Any, state: Session | IdFactory, shard: str, now: float) -> list[dict[str, Any]]:
+    def _input_items(
+        self, raw: Any, state: Session | IdFactory, shard: str, now: float
+    ) -> list[dict[str, Any]]:
         ids = state.ids if isinstance(state, Session) else state
         if raw is None:
             return []
@@ -609,8 +613,14 @@ _ITEM_PREFIX = {
 
 # Item types whose SDK models require ``status`` in listings (``ResponseItem`` union).
 _STATUS_REQUIRED = frozenset(
-    {"function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output",
-     "tool_search_call", "tool_search_output"}
+    {
+        "function_call",
+        "function_call_output",
+        "custom_tool_call",
+        "custom_tool_call_output",
+        "tool_search_call",
+        "tool_search_output",
+    }
 )
 
 
@@ -669,11 +679,15 @@ def _plan_from_reply(reply: TextReply | FunctionCallsReply | OutputReply, model:
                 if not isinstance(arguments, str):
                     arguments = json.dumps(arguments, separators=(",", ":"))
                 plan.items.append(
-                    generator.CallPlan(str(item["name"]), arguments, item.get("call_id"), item.get("namespace"))
+                    generator.CallPlan(
+                        str(item["name"]), arguments, item.get("call_id"), item.get("namespace")
+                    )
                 )
             elif kind == "message":
                 plan.items.append(
-                    generator.MessagePlan(str(item.get("text", "")), item.get("phase"), bool(item.get("refusal")))
+                    generator.MessagePlan(
+                        str(item.get("text", "")), item.get("phase"), bool(item.get("refusal"))
+                    )
                 )
             else:
                 raise InvalidRequest(f"Unsupported scripted output item type '{kind}'.", param="reply")
@@ -685,7 +699,11 @@ def _plan_from_reply(reply: TextReply | FunctionCallsReply | OutputReply, model:
     if reply.commentary:
         plan.items.append(generator.MessagePlan(reply.commentary, phase="commentary" if uses_phase else None))
     for call in reply.calls:
-        arguments = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments, separators=(",", ":"))
+        arguments = (
+            call.arguments
+            if isinstance(call.arguments, str)
+            else json.dumps(call.arguments, separators=(",", ":"))
+        )
         plan.items.append(generator.CallPlan(call.name, arguments, call.call_id, call.namespace))
     return plan
 
@@ -719,7 +737,13 @@ def _echo_tool(tool: Mapping[str, Any]) -> dict[str, Any]:
     """Tools as the response echoes them: function tools with ``description`` and ``strict`` filled."""
     if tool.get("type") != "function":
         return dict(tool)
-    echoed = {"type": "function", "description": None, "name": tool.get("name"), "parameters": None, "strict": True}
+    echoed = {
+        "type": "function",
+        "description": None,
+        "name": tool.get("name"),
+        "parameters": None,
+        "strict": True,
+    }
     echoed.update(tool)
     return echoed
 
@@ -727,4 +751,3 @@ def _echo_tool(tool: Mapping[str, Any]) -> dict[str, Any]:
 def _join(values: Sequence[str]) -> str:
     quoted = [f"'{v}'" for v in values]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f", and {quoted[-1]}"
-

@@ -87,7 +87,8 @@ class APIError(Exception):
         return {"error": self.error_object()}
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.status}, code={self.code!r}, param={self.param!r}, {self.message!r})"
+        name = type(self).__name__
+        return f"{name}({self.status}, code={self.code!r}, param={self.param!r}, {self.message!r})"
 
 
 class InvalidRequest(APIError):

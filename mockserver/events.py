@@ -132,7 +132,10 @@ def _message_events(
             empty = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
             yield "response.content_part.added", {**where, "part": empty}
             for piece in chunk_text(part["text"]):
-                yield "response.output_text.delta", _delta({**where, "delta": piece, "logprobs": []}, piece, obfuscate)
+                yield (
+                    "response.output_text.delta",
+                    _delta({**where, "delta": piece, "logprobs": []}, piece, obfuscate),
+                )
             yield "response.output_text.done", {**where, "text": part["text"], "logprobs": []}
         # response.content_part.done: once per part, after its last delta (SPEC §4.3)
         yield "response.content_part.done", {**where, "part": part}

@@ -66,8 +66,49 @@ _SENTENCES = (
 _SUMMARY_TITLES = ("Understanding the request", "Planning the answer", "Checking the details")
 
 _STOPWORDS = frozenset(
-    "a an and are as at be by call for from get gets given has have in into is it its of on or "
-    "returns set sets that the this to tool use used uses with when which will your you".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "call",
+        "for",
+        "from",
+        "get",
+        "gets",
+        "given",
+        "has",
+        "have",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "returns",
+        "set",
+        "sets",
+        "that",
+        "the",
+        "this",
+        "to",
+        "tool",
+        "use",
+        "used",
+        "uses",
+        "with",
+        "when",
+        "which",
+        "will",
+        "your",
+        "you",
+    ]
 )
 
 
@@ -278,7 +319,9 @@ def _choose_calls(turn: TurnInput, user_text: str, rng: random.Random) -> list[C
     return [
         CallPlan(
             name=str(tool.get("name")),
-            arguments=json.dumps(value_for_schema(tool.get("parameters") or {}, user_text, rng), separators=(",", ":")),
+            arguments=json.dumps(
+                value_for_schema(tool.get("parameters") or {}, user_text, rng), separators=(",", ":")
+            ),
             namespace=namespace,
         )
         for tool, namespace in picked

@@ -106,7 +106,8 @@ Reply = TextReply | FunctionCallsReply | ErrorReply | OutputReply
 def reply_from_json(data: Any) -> Reply:
     """Build a reply from its JSON form (admin API and scenario files).
 
-    Forms: ``{"output": [items]}`` (see :class:`OutputReply`), ``{"text": "..."}``, ``{"function_calls": [{"name", "arguments"}], "commentary"?}``,
+    Forms: ``{"output": [items]}`` (see :class:`OutputReply`), ``{"text": "..."}``,
+    ``{"function_calls": [{"name", "arguments"}], "commentary"?}``,
     ``{"function_call": {...}}``, ``{"error": {"status", "message", "type"?, "code"?, "param"?}}``.
 
     Raises:

@@ -17,7 +17,12 @@ from mockserver.sse import SSEDecoder, encode_event, encode_events
 def test_sse_round_trip_any_split() -> None:
     events = [
         {"type": "response.created", "sequence_number": 0, "response": {"id": "resp_1"}},
-        {"type": "response.output_text.delta", "sequence_number": 1, "delta": "héllo\nworld", "obfuscation": "x"},
+        {
+            "type": "response.output_text.delta",
+            "sequence_number": 1,
+            "delta": "héllo\nworld",
+            "obfuscation": "x",
+        },
     ]
     data = encode_events(events)
     assert data.startswith(b"event: response.created\ndata: {")
@@ -35,7 +40,7 @@ def test_chunks_rejoin(text: str) -> None:
 
 def test_sse_crlf_and_comments() -> None:
     decoder = SSEDecoder()
-    messages = decoder.feed(b": keepalive\r\nevent: x\r\ndata: {\"a\":1}\r\n\r\n")
+    messages = decoder.feed(b': keepalive\r\nevent: x\r\ndata: {"a":1}\r\n\r\n')
     assert [(m.event, m.json()) for m in messages] == [("x", {"a": 1})]
     assert encode_event({"type": "x"}) == b'event: x\ndata: {"type":"x"}\n\n'
 
@@ -97,7 +102,10 @@ def message_text(plan: generator.Plan) -> str:
 
 
 def test_verbosity_orders_length() -> None:
-    lengths = [len(message_text(generator.decide(turn("Explain tides", verbosity=v)))) for v in ("low", "medium", "high")]
+    lengths = [
+        len(message_text(generator.decide(turn("Explain tides", verbosity=v))))
+        for v in ("low", "medium", "high")
+    ]
     assert lengths == sorted(lengths) and len(set(lengths)) == 3
 
 
@@ -107,7 +115,9 @@ def test_effort_orders_reasoning_tokens() -> None:
         plan = generator.decide(turn("Plan a trip", effort=effort))
         counts.append(next(i.tokens for i in plan.items if isinstance(i, generator.ReasoningPlan)))
     assert counts == sorted(counts) and len(set(counts)) == len(counts)
-    assert not any(isinstance(i, generator.ReasoningPlan) for i in generator.decide(turn("x", effort="none")).items)
+    assert not any(
+        isinstance(i, generator.ReasoningPlan) for i in generator.decide(turn("x", effort="none")).items
+    )
 
 
 def test_deterministic_plans() -> None:
@@ -118,7 +128,12 @@ def test_deterministic_plans() -> None:
 
 def test_auto_tool_policy_and_parallel_calls() -> None:
     tools = [
-        {"type": "function", "name": "get_weather", "description": "Weather forecast for a city", "parameters": {}},
+        {
+            "type": "function",
+            "name": "get_weather",
+            "description": "Weather forecast for a city",
+            "parameters": {},
+        },
         {"type": "function", "name": "get_time", "description": "Current clock time zone", "parameters": {}},
         {"type": "function", "name": "hidden", "defer_loading": True, "parameters": {}},
     ]
@@ -130,17 +145,34 @@ def test_auto_tool_policy_and_parallel_calls() -> None:
     assert not any(isinstance(i, generator.CallPlan) for i in unrelated.items)
 
 
-@given(st.recursive(
-    st.sampled_from([{"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"},
-                     {"type": "string", "enum": ["x", "y"]}, {"type": ["string", "null"]}]),
-    lambda children: st.one_of(
-        st.builds(lambda item: {"type": "array", "items": item}, children),
-        st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True), children, min_size=1, max_size=4).map(
-            lambda props: {"type": "object", "properties": props, "required": sorted(props), "additionalProperties": False}
+@given(
+    st.recursive(
+        st.sampled_from(
+            [
+                {"type": "string"},
+                {"type": "integer"},
+                {"type": "number"},
+                {"type": "boolean"},
+                {"type": "string", "enum": ["x", "y"]},
+                {"type": ["string", "null"]},
+            ]
         ),
-    ),
-    max_leaves=10,
-))
+        lambda children: st.one_of(
+            st.builds(lambda item: {"type": "array", "items": item}, children),
+            st.dictionaries(
+                st.from_regex(r"[a-z]{1,8}", fullmatch=True), children, min_size=1, max_size=4
+            ).map(
+                lambda props: {
+                    "type": "object",
+                    "properties": props,
+                    "required": sorted(props),
+                    "additionalProperties": False,
+                }
+            ),
+        ),
+        max_leaves=10,
+    )
+)
 def test_schema_values_validate(schema: dict[str, object]) -> None:
     value = generator.value_for_schema(schema, "Hello Paris", random.Random(0))
     assert _valid(value, schema), json.dumps([schema, value])
@@ -158,7 +190,10 @@ def _valid(value: object, schema: dict) -> bool:  # type: ignore[type-arg]
         "boolean": lambda v: isinstance(v, bool),
         "null": lambda v: v is None,
         "array": lambda v: isinstance(v, list) and all(_valid(x, schema["items"]) for x in v),
-        "object": lambda v: isinstance(v, dict) and set(v) == set(schema["properties"])
-        and all(_valid(v[k], s) for k, s in schema["properties"].items()),
+        "object": lambda v: (
+            isinstance(v, dict)
+            and set(v) == set(schema["properties"])
+            and all(_valid(v[k], s) for k, s in schema["properties"].items())
+        ),
     }
     return any(checks[k](value) for k in kinds)  # type: ignore[index]

@@ -16,8 +16,14 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from mockserver import MockServer
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -25,8 +31,12 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "model": st.sampled_from(["gpt-5.5", "gpt-4.1", "gpt-5.1", "o3", "nope"]) | JSON,
     "input": st.text(max_size=40)
     | st.lists(
-        st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant", "system", "developer", "bad"]),
-                               "content": st.text(max_size=20) | JSON}),
+        st.fixed_dictionaries(
+            {
+                "role": st.sampled_from(["user", "assistant", "system", "developer", "bad"]),
+                "content": st.text(max_size=20) | JSON,
+            }
+        ),
         max_size=3,
     )
     | JSON,
@@ -35,11 +45,23 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "store": st.booleans() | JSON,
     "temperature": st.floats(-1, 3) | JSON,
     "max_output_tokens": st.integers(-5, 200) | JSON,
-    "reasoning": st.fixed_dictionaries({}, optional={"effort": st.sampled_from(["none", "low", "minimal", "xhigh", "max", "bogus"]),
-                                                       "summary": st.sampled_from(["auto", "concise", "x"])}) | JSON,
-    "text": st.fixed_dictionaries({}, optional={"verbosity": st.sampled_from(["low", "high", "loud"])}) | JSON,
-    "tools": st.lists(st.fixed_dictionaries({"type": st.sampled_from(["function", "web_search", "x"]),
-                                             "name": st.text(max_size=8)}), max_size=2) | JSON,
+    "reasoning": st.fixed_dictionaries(
+        {},
+        optional={
+            "effort": st.sampled_from(["none", "low", "minimal", "xhigh", "max", "bogus"]),
+            "summary": st.sampled_from(["auto", "concise", "x"]),
+        },
+    )
+    | JSON,
+    "text": st.fixed_dictionaries({}, optional={"verbosity": st.sampled_from(["low", "high", "loud"])})
+    | JSON,
+    "tools": st.lists(
+        st.fixed_dictionaries(
+            {"type": st.sampled_from(["function", "web_search", "x"]), "name": st.text(max_size=8)}
+        ),
+        max_size=2,
+    )
+    | JSON,
     "tool_choice": st.sampled_from(["auto", "none", "required", "sometimes"]) | JSON,
     "previous_response_id": st.text(max_size=30) | JSON,
     "metadata": st.dictionaries(st.text(max_size=70), st.text(max_size=10), max_size=3) | JSON,
@@ -51,9 +73,12 @@ BODIES = st.fixed_dictionaries({}, optional=FIELDS) | JSON
 
 @pytest.fixture(scope="module")
 def http() -> Iterator[httpx2.Client]:
-    with MockServer(seed=1) as server, httpx2.Client(
-        base_url=server.base_url, headers={"authorization": "Bearer sk-fuzz"}, timeout=10
-    ) as client:
+    with (
+        MockServer(seed=1) as server,
+        httpx2.Client(
+            base_url=server.base_url, headers={"authorization": "Bearer sk-fuzz"}, timeout=10
+        ) as client,
+    ):
         yield client
 
 
@@ -79,15 +104,23 @@ def test_input_tokens_never_5xx(http: httpx2.Client, body: Any) -> None:
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(raw=st.binary(max_size=64), path=st.sampled_from(["/responses", "/responses/resp_x/input_items?limit=abc"]))
+@given(
+    raw=st.binary(max_size=64),
+    path=st.sampled_from(["/responses", "/responses/resp_x/input_items?limit=abc"]),
+)
 def test_garbage_never_5xx(http: httpx2.Client, raw: bytes, path: str) -> None:
     method = "POST" if path == "/responses" else "GET"
     assert_envelope(http.request(method, path, content=raw))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(query=st.dictionaries(st.sampled_from(["limit", "order", "after", "before", "stream", "include[]"]),
-                             st.text(max_size=8), max_size=4))
+@given(
+    query=st.dictionaries(
+        st.sampled_from(["limit", "order", "after", "before", "stream", "include[]"]),
+        st.text(max_size=8),
+        max_size=4,
+    )
+)
 def test_query_strings_never_5xx(http: httpx2.Client, query: dict[str, str]) -> None:
     created = http.post("/responses", json={"model": "gpt-5.5", "input": "hi"}).json()
     assert_envelope(http.get(f"/responses/{created['id']}/input_items", params=query))

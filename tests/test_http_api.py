@@ -38,14 +38,21 @@ def test_create_text_answer(client: openai.OpenAI) -> None:
     assert response.usage is not None and response.usage.input_tokens > 0
     assert response.usage.total_tokens == response.usage.input_tokens + response.usage.output_tokens
     assert_faithful(json.loads(raw.text), kind="response")
-    for header in ("x-request-id", "openai-processing-ms", "openai-version", "x-ratelimit-remaining-requests"):
+    for header in (
+        "x-request-id",
+        "openai-processing-ms",
+        "openai-version",
+        "x-ratelimit-remaining-requests",
+    ):
         assert raw.headers.get(header), header
 
 
 def test_items_share_the_response_shard(client: openai.OpenAI) -> None:
     response = client.responses.create(model="gpt-5.5", input="hi", reasoning={"effort": "low"})
     shard = response.id[5:21]
-    assert [item.id[item.id.index("_") + 1 :][:16] for item in response.output] == [shard] * len(response.output)
+    assert [item.id[item.id.index("_") + 1 :][:16] for item in response.output] == [shard] * len(
+        response.output
+    )
 
 
 async def test_async_client_and_aiohttp_transport(server: MockServer) -> None:
@@ -69,7 +76,9 @@ async def test_async_stream(async_client: openai.AsyncOpenAI) -> None:
 
 def test_function_call_and_continuation(client: openai.OpenAI) -> None:
     first = client.responses.create(
-        model="gpt-5.5", input="What is the weather in Paris?", tools=[WEATHER_TOOL]  # type: ignore[list-item]
+        model="gpt-5.5",
+        input="What is the weather in Paris?",
+        tools=[WEATHER_TOOL],  # type: ignore[list-item]
     )
     calls = [item for item in first.output if item.type == "function_call"]
     assert len(calls) == 1
@@ -87,11 +96,17 @@ def test_function_call_and_continuation(client: openai.OpenAI) -> None:
 
 def test_tool_choice_none_and_required(client: openai.OpenAI) -> None:
     none = client.responses.create(
-        model="gpt-5.5", input="weather in Paris?", tools=[WEATHER_TOOL], tool_choice="none"  # type: ignore[list-item]
+        model="gpt-5.5",
+        input="weather in Paris?",
+        tools=[WEATHER_TOOL],
+        tool_choice="none",  # type: ignore[list-item]
     )
     assert all(item.type != "function_call" for item in none.output)
     required = client.responses.create(
-        model="gpt-4.1", input="say hi", tools=[WEATHER_TOOL], tool_choice="required"  # type: ignore[list-item]
+        model="gpt-4.1",
+        input="say hi",
+        tools=[WEATHER_TOOL],
+        tool_choice="required",  # type: ignore[list-item]
     )
     assert [item.type for item in required.output] == ["function_call"]
 
@@ -161,7 +176,9 @@ def test_stream_without_obfuscation(client: openai.OpenAI) -> None:
 
 
 def test_stream_helper_final_response_matches_retrieve(client: openai.OpenAI) -> None:
-    with client.responses.stream(model="gpt-5.5", input="What is the weather in Oslo?", tools=[WEATHER_TOOL]) as stream:  # type: ignore[list-item]
+    with client.responses.stream(
+        model="gpt-5.5", input="What is the weather in Oslo?", tools=[WEATHER_TOOL]
+    ) as stream:  # type: ignore[list-item]
         seen = [event.type for event in stream]
         final = stream.get_final_response()
     assert "response.function_call_arguments.delta" in seen
@@ -236,7 +253,10 @@ def test_chain_carries_items_not_instructions(client: openai.OpenAI) -> None:
     assert first.usage and second.usage and alone.usage
     # The chain bills earlier input and output, but not the earlier instructions (SPEC §5).
     assert second.usage.input_tokens > alone.usage.input_tokens
-    assert second.usage.input_tokens < first.usage.input_tokens + first.usage.output_tokens + alone.usage.input_tokens
+    assert (
+        second.usage.input_tokens
+        < first.usage.input_tokens + first.usage.output_tokens + alone.usage.input_tokens
+    )
 
 
 # --- errors -------------------------------------------------------------------------------------------
@@ -282,7 +302,9 @@ def test_dangling_tool_output(client: openai.OpenAI) -> None:
 
 
 def test_queued_error_reply(client: openai.OpenAI, server: MockServer) -> None:
-    server.queue_error(429, "Rate limit reached", type="requests", code="rate_limit_exceeded", headers={"retry-after": "1"})
+    server.queue_error(
+        429, "Rate limit reached", type="requests", code="rate_limit_exceeded", headers={"retry-after": "1"}
+    )
     with pytest.raises(openai.RateLimitError) as info:
         client.responses.create(model="gpt-5.5", input="x")
     assert info.value.code == "rate_limit_exceeded"
@@ -315,7 +337,9 @@ async def test_raw_http_errors(server: MockServer) -> None:
 async def test_body_too_large_is_413() -> None:
     async with MockServer(max_body_bytes=1024) as small, aiohttp.ClientSession() as http:
         payload = {"model": "gpt-5.5", "input": "x" * 4096}
-        async with http.post(small.base_url + "/responses", json=payload, headers={"authorization": "Bearer k"}) as r:
+        async with http.post(
+            small.base_url + "/responses", json=payload, headers={"authorization": "Bearer k"}
+        ) as r:
             assert r.status == 413
             assert set((await r.json())["error"]) == {"message", "type", "param", "code"}
 
@@ -337,13 +361,12 @@ async def test_api_key_enforced() -> None:
 async def test_same_seed_same_bytes() -> None:
     bodies = []
     for _ in range(2):
-        async with MockServer(seed=42) as s, aiohttp.ClientSession() as http:
-            async with http.post(
-                s.base_url + "/responses",
-                json={"model": "gpt-5.5", "input": "determinism", "stream": True},
-                headers={"authorization": "Bearer k"},
-            ) as r:
-                bodies.append(await r.read())
+        async with MockServer(seed=42) as s, aiohttp.ClientSession() as http, http.post(
+            s.base_url + "/responses",
+            json={"model": "gpt-5.5", "input": "determinism", "stream": True},
+            headers={"authorization": "Bearer k"},
+        ) as r:
+            bodies.append(await r.read())
     assert bodies[0] == bodies[1]
 
 

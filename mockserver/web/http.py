@@ -86,7 +86,9 @@ async def list_input_items(request: web.Request) -> web.StreamResponse:
     order = query.get("order", "desc")
     if order not in ("asc", "desc"):
         raise InvalidRequest(
-            f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.", param="order", code="invalid_value"
+            f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.",
+            param="order",
+            code="invalid_value",
         )
     engine = request.app[ENGINE]
     response_id = request.match_info["response_id"]

@@ -188,4 +188,3 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
 async def invalid_url(request: web.Request) -> web.StreamResponse:
     """Unknown paths: the real API answers ``Invalid URL (METHOD /path)`` with 404."""
     raise NotFound(f"Invalid URL ({request.method} {request.path})")
-
