@@ -6,7 +6,6 @@ Nothing here mocks our server: tests drive the aiohttp app through real sockets 
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 
 from mockserver import MockServer
 
-SHARED = Path(os.environ.get("RESPLAY_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+from realtraffic import shared_root
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +59,7 @@ async def async_client(server: MockServer) -> AsyncIterator[openai.AsyncOpenAI]:
 
 def shared_or_skip() -> Path:
     """The ../shared folder, or skip with a visible reason where it is absent (DECISIONS 25)."""
-    if not SHARED.is_dir():
-        pytest.skip(f"../shared is not present at {SHARED} (set RESPLAY_SHARED)")
-    return SHARED
+    root = shared_root()
+    if not root.is_dir():
+        pytest.skip(f"../shared is not present at {root} (set RESPLAY_SHARED)")
+    return root

@@ -10,7 +10,8 @@ import openai
 import pytest
 
 from mockserver import MockServer
-from tests.fidelity import assert_faithful
+
+from fidelity import assert_faithful
 
 WEATHER_TOOL: dict[str, Any] = {
     "type": "function",
@@ -361,11 +362,15 @@ async def test_api_key_enforced() -> None:
 async def test_same_seed_same_bytes() -> None:
     bodies = []
     for _ in range(2):
-        async with MockServer(seed=42) as s, aiohttp.ClientSession() as http, http.post(
-            s.base_url + "/responses",
-            json={"model": "gpt-5.5", "input": "determinism", "stream": True},
-            headers={"authorization": "Bearer k"},
-        ) as r:
+        async with (
+            MockServer(seed=42) as s,
+            aiohttp.ClientSession() as http,
+            http.post(
+                s.base_url + "/responses",
+                json={"model": "gpt-5.5", "input": "determinism", "stream": True},
+                headers={"authorization": "Bearer k"},
+            ) as r,
+        ):
             bodies.append(await r.read())
     assert bodies[0] == bodies[1]
 
