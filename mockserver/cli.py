@@ -38,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ws-max-age", type=float, default=3600.0)
     serve.add_argument("--ws-busy", choices=("queue", "reject"), default="queue")
     serve.add_argument("--background-store-policy", choices=("reject", "allow"), default="reject")
+    serve.add_argument("--background-queued", type=float, default=1.0, help="seconds a background job queues")
+    serve.add_argument(
+        "--background-in-progress", type=float, default=2.0, help="seconds a background job is in progress"
+    )
     return parser
 
 

@@ -42,7 +42,12 @@ class ServerConfig:
     ws_busy: Literal["queue", "reject"] = "queue"
     """What a ``response.create`` on a busy WebSocket lane gets (DECISIONS 9)."""
     background_store_policy: Literal["reject", "allow"] = "reject"
-    """``reject``: ``background=true`` with ``store=false`` is a 400 (DECISIONS 10)."""
+    """``reject``: ``background=true`` with ``store=false`` is a 400 (DECISIONS 10); ``allow``: accepted and
+    pollable for about 10 minutes, never chainable (DECISIONS 19)."""
+    background_queued: float = 1.0
+    """Seconds a background job stays ``queued`` (DECISIONS 11)."""
+    background_in_progress: float = 2.0
+    """Seconds a background job stays ``in_progress`` before its terminal event (DECISIONS 11)."""
     extra: dict[str, object] = field(default_factory=dict)
     """Options of later features, by name."""
 

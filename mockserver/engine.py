@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import generator, tokens, validation
+from . import background, generator, tokens, validation
 from .catalog import Catalog, ModelInfo
 from .clock import Clock, RealClock, VirtualClock
 from .config import ServerConfig
@@ -43,6 +43,8 @@ class Session:
     ids: IdFactory
     replies: deque[Reply] = field(default_factory=deque)
     journal: list[dict[str, Any]] = field(default_factory=list)
+    jobs: dict[str, background.Job] = field(default_factory=dict)
+    """Background jobs by response id (cancel and stream resume find them here)."""
 
 
 @dataclass
@@ -69,12 +71,26 @@ class Run:
     latency) release events over time through :meth:`subscribe`.
     """
 
-    def __init__(self, record: StoredResponse, *, obfuscation: bool) -> None:
+    def __init__(
+        self, record: StoredResponse, *, obfuscation: bool, job: background.Job | None = None
+    ) -> None:
         self.record = record
         self.response = record.response
+        """The response as the create answers it (``queued`` for a background run)."""
         self._obfuscation = obfuscation
         self._events: list[dict[str, Any]] | None = None
-        self.done = True
+        self.job = job
+        """The background job releasing this run's events over time; ``None`` for foreground runs."""
+
+    @property
+    def done(self) -> bool:
+        """Whether every event exists (foreground: at once; background: after the terminal event)."""
+        return self.job is None or self.job.done
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` when events are released (see :meth:`background.Job.subscribe`); returns the
+        unsubscribe call. A foreground run is complete already, so its listener is never called."""
+        return self.job.subscribe(listener) if self.job is not None else _nothing
 
     @property
     def id(self) -> str:
@@ -83,12 +99,19 @@ class Run:
 
     @property
     def events(self) -> list[dict[str, Any]]:
-        """Every stream event, ``response.created`` first (built on first use)."""
+        """Every stream event, ``response.created`` first (built on first use); a background run's events
+        released so far (the list grows as its job runs)."""
+        if self.job is not None:
+            return self.job.events
         if self._events is None:
             self._events = list(
                 stream_events(self.response, obfuscate=_obfuscator(self.id) if self._obfuscation else None)
             )
         return self._events
+
+
+def _nothing() -> None:
+    """Unsubscribe from a run that never notifies."""
 
 
 def _obfuscator(seed: str) -> Callable[[str], str]:
@@ -209,10 +232,20 @@ class Engine:
             APIError: validation, model, chain or scripted errors, before any event exists.
         """
         request = validation.validate_create(body, websocket=websocket)
+        background.check_store(request, self.config.background_store_policy)
         turn = self._prepare(request, self.session(session), parent_lookup)
-        plan = self._plan(turn)
+        # Background (SPEC §7): take the timing, and a scripted 5xx that fails the job later, before _plan.
+        job = background.prepare(
+            request,
+            turn.state.replies,
+            policy=self.config.background_store_policy,
+            default=background.BackgroundTiming(
+                self.config.background_queued, self.config.background_in_progress
+            ),
+        )
+        plan = self._plan(turn) if job is None or job.failure is None else generator.Plan()
         record = self._materialize(turn, plan)
-        return self._launch(turn, record)
+        return self._launch(turn, record, job)
 
     def _prepare(
         self,
@@ -293,12 +326,29 @@ class Engine:
             meta={"input_tokens": input_tokens, "stream": bool(request.get("stream"))},
         )
 
-    def _launch(self, turn: Turn, record: StoredResponse) -> Run:
-        """Store the record (when ``store`` allows) and start its run; foreground runs are done at once."""
-        if record.stored:
-            self.store.put(turn.state.name, record)
+    def _launch(self, turn: Turn, record: StoredResponse, job: background.JobSpec | None = None) -> Run:
+        """Store the record (when ``store`` allows) and start its run; foreground runs are done at once,
+        background ones become a :class:`background.Job` on the session clock (SPEC §7)."""
         include_obfuscation = (turn.request.get("stream_options") or {}).get("include_obfuscation", True)
-        return Run(record, obfuscation=include_obfuscation is not False)
+        started = None
+        if job is not None:
+            state = turn.state
+            # store=false (policy allow): pollable, cancellable ~10 minutes, never chainable (DECISIONS 19).
+            record.meta["pollable"] = True
+            started = background.Job(
+                record,
+                job,
+                clock=state.clock,
+                store=self.store,
+                session=state.name,
+                jobs=state.jobs,
+                keep_log=bool(turn.request.get("stream")),
+                obfuscation=include_obfuscation is True,
+                retention=None if record.stored else background.STORE_FALSE_RETENTION,
+            )
+        if record.stored or started is not None:
+            self.store.put(turn.state.name, record)
+        return Run(record, obfuscation=include_obfuscation is not False, job=started)
 
     def input_tokens(self, body: Any, *, session: str | None = None) -> dict[str, Any]:
         """``POST /v1/responses/input_tokens``: exactly the ``usage.input_tokens`` a create would report."""
@@ -334,6 +384,29 @@ class Engine:
         self._stored(response_id, name)
         self.store.delete(name, response_id)
         return {"id": response_id, "object": "response.deleted", "deleted": True}
+
+    def cancel(self, response_id: str, *, session: str | None = None) -> dict[str, Any]:
+        """``POST /v1/responses/{id}/cancel``: a running background job ends ``cancelled`` (SPEC §2.4).
+
+        Idempotent; a finished background response comes back unchanged.
+
+        Raises:
+            NotFound: unknown or not visible response.
+            InvalidRequest: not a background response.
+        """
+        record = self._stored(response_id, session)
+        return background.cancel(record, self.session(session).jobs.get(record.id))
+
+    def follow(self, response_id: str, *, session: str | None = None) -> background.Job:
+        """The job a ``GET /v1/responses/{id}?stream=true`` replays and follows (DECISIONS 6).
+
+        Raises:
+            NotFound: unknown or not visible response.
+            InvalidRequest: not a background response created with ``stream=true``, or too old.
+        """
+        record = self._stored(response_id, session)
+        state = self.session(session)
+        return background.resume(record, state.jobs.get(record.id), now=state.clock.now())
 
     def input_items(
         self,
@@ -375,7 +448,7 @@ class Engine:
 
     def _stored(self, response_id: str, session: str | None) -> StoredResponse:
         record = self.store.get(self.session(session).name, response_id)
-        if record is None or not record.stored:
+        if record is None or not (record.stored or record.meta.get("pollable")):
             # Observed wording for unknown / not stored ids (SPEC §2.2).
             raise NotFound(f"Response with id '{response_id}' not found.")
         return record

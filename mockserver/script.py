@@ -7,11 +7,15 @@ that they can come from Python, from the admin API (``POST /_resplay/replies``) 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import APIError, InvalidRequest
+
+if TYPE_CHECKING:
+    from .background import BackgroundTiming
 
 __all__ = [
     "ErrorReply",
@@ -32,6 +36,8 @@ class TextReply:
     """The output text."""
     phase: str | None = None
     """``commentary`` or ``final_answer``; ``None`` lets the model decide (SPEC §10)."""
+    background: BackgroundTiming | None = None
+    """Phase durations when this reply answers a ``background=true`` create (DECISIONS 11)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,8 @@ class FunctionCallsReply:
     """The calls, in output order."""
     commentary: str | None = None
     """A progress note emitted before the calls with ``phase: commentary``."""
+    background: BackgroundTiming | None = None
+    """Phase durations when this reply answers a ``background=true`` create (DECISIONS 11)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +82,8 @@ class ErrorReply:
     """Offending parameter."""
     headers: Mapping[str, str] = field(default_factory=dict)
     """Extra response headers (e.g. ``retry-after``)."""
+    background: BackgroundTiming | None = None
+    """Phase durations before a 5xx fails a ``background=true`` job (DECISIONS 11)."""
 
     def to_error(self) -> APIError:
         """The :class:`APIError` this reply raises."""
@@ -98,6 +108,8 @@ class OutputReply:
 
     items: tuple[Mapping[str, Any], ...]
     """The items' JSON forms."""
+    background: BackgroundTiming | None = None
+    """Phase durations when this reply answers a ``background=true`` create (DECISIONS 11)."""
 
 
 Reply = TextReply | FunctionCallsReply | ErrorReply | OutputReply
@@ -115,6 +127,11 @@ def reply_from_json(data: Any) -> Reply:
     """
     if not isinstance(data, Mapping):
         raise InvalidRequest("A reply must be a JSON object.", param="reply")
+    if "background" in data:  # any form + {"background": {"queued": s, "in_progress": s}}
+        from .background import timing_from_json
+
+        rest = {k: v for k, v in data.items() if k != "background"}
+        return dataclasses.replace(reply_from_json(rest), background=timing_from_json(data["background"]))
     try:
         if "output" in data:
             return OutputReply(tuple(dict(item) for item in data["output"]))
