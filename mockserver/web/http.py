@@ -13,6 +13,7 @@ from aiohttp import web
 
 from ..errors import InvalidRequest
 from ..sse import encode_events
+from .background import follow, resume_stream
 from .keys import ENGINE, STREAMED
 from .middleware import prepare_headers, read_json, remember_response, session_of
 
@@ -43,6 +44,8 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     remember_response(request, run.id)
     if not stream:
         return web.Response(body=payload, content_type="application/json")
+    if run.job is not None:  # background: events come out as its job releases them (SPEC §7)
+        return await follow(request, run.job)
     request[STREAMED] = True
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8"})
     response.headers["Cache-Control"] = "no-cache"
@@ -56,18 +59,13 @@ async def create_response(request: web.Request) -> web.StreamResponse:
 async def retrieve_response(request: web.Request) -> web.StreamResponse:
     """``GET /v1/responses/{id}``; ``stream=true`` only for background streams (DECISIONS 6)."""
     response_id = request.match_info["response_id"]
+    if _flag(request.query.get("stream")):
+        # Only background responses created with stream=true can be streamed again (400 otherwise).
+        return await resume_stream(request)
     engine = request.app[ENGINE]
     remember_response(request, response_id)
     with engine.lock:
-        found = engine.retrieve(response_id, session=session_of(request))
-        if _flag(request.query.get("stream")):
-            # Only background responses created with stream=true can be streamed again.
-            raise InvalidRequest(
-                "You can only start a new stream from a background response if you created it with "
-                "`stream=true`.",
-                param="stream",
-            )
-        return _json(found)
+        return _json(engine.retrieve(response_id, session=session_of(request)))
 
 
 async def delete_response(request: web.Request) -> web.StreamResponse:
