@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import background, generator, tokens, validation
+from . import background, compaction, continuity, generator, reasoning, tokens, validation
 from .catalog import Catalog, ModelInfo
 from .clock import Clock, RealClock, VirtualClock
 from .config import ServerConfig
@@ -24,6 +24,7 @@ from .errors import InvalidRequest, NotFound
 from .events import stream_events
 from .ids import IdFactory
 from .script import ErrorReply, FunctionCallsReply, OutputReply, Reply, TextReply
+from .sealing import Sealer
 from .store import MemoryStore, Store, StoredResponse
 
 __all__ = ["DEFAULT_SESSION", "Engine", "Run", "Session", "Turn"]
@@ -45,6 +46,8 @@ class Session:
     journal: list[dict[str, Any]] = field(default_factory=list)
     jobs: dict[str, background.Job] = field(default_factory=dict)
     """Background jobs by response id (cancel and stream resume find them here)."""
+    ledger: reasoning.Ledger = field(default_factory=reasoning.Ledger)
+    """Reasoning items this session produced and the items that followed them (SPEC §8, DECISIONS 12)."""
 
 
 @dataclass
@@ -62,6 +65,10 @@ class Turn:
     input_items: list[dict[str, Any]]
     context: list[dict[str, Any]]
     """Everything the model sees: the chain's items, then this request's input."""
+    window: compaction.Window | None = None
+    """Compaction view of the context (latest compaction item expanded, SPEC §12)."""
+    carry: reasoning.Carry = field(default_factory=reasoning.Carry)
+    """Reasoning the model continues from (SPEC §8)."""
 
 
 class Run:
@@ -153,6 +160,8 @@ class Engine:
         across threads: ``MockServer`` scripts it from the test thread while the loop thread serves)."""
         self.on_clock_schedule: Callable[[float], None] | None = None
         """Forwarded to every session clock: lets the real-clock ticker wake up for new deadlines."""
+        self.sealer = Sealer(self.config.secret)
+        """Seals encrypted reasoning and compaction blobs with the server secret (DECISIONS 13)."""
 
     # --- sessions --------------------------------------------------------------------------------
 
@@ -261,8 +270,11 @@ class Engine:
         shard = state.ids.shard()
         input_items = self._input_items(request.get("input"), state, shard, now)
         history = list(self._chain(parent, state.name)) if parent is not None else []
-        context = history + input_items
-        _check_tool_pairs(context)
+        _check_tool_pairs(history + input_items)
+        # Compaction and encrypted reasoning (SPEC §8, §12): verify blobs, expand, pick what carries over.
+        context, window, carry = continuity.prepare(
+            request, history, input_items, model=model, state=state, sealer=self.sealer
+        )
         return Turn(
             request=request,
             state=state,
@@ -274,11 +286,15 @@ class Engine:
             response_id=state.ids.object_id("resp", shard, now),
             input_items=input_items,
             context=context,
+            window=window,
+            carry=carry,
         )
 
     def _plan(self, turn: Turn) -> generator.Plan:
         """What the model says: the next queued reply, else the default model."""
         state, request, model = turn.state, turn.request, turn.model
+        if turn.window is not None and turn.window.forced:
+            return generator.Plan()  # final compaction_trigger: the output is the compaction item (SPEC §12)
         reply = state.replies.popleft() if state.replies else None
         if isinstance(reply, ErrorReply):
             raise reply.to_error()
@@ -286,7 +302,7 @@ class Engine:
             return _plan_from_reply(reply, model)
         text_cfg = request.get("text") or {}
         reasoning_cfg = request.get("reasoning") or {}
-        return generator.decide(
+        plan = generator.decide(
             generator.TurnInput(
                 context=turn.context,
                 tools=request.get("tools") or (),
@@ -300,6 +316,7 @@ class Engine:
                 seed=self.config.seed or 0,
             )
         )
+        return reasoning.continue_plan(plan, turn.carry, text_cfg.get("format"))
 
     def _materialize(self, turn: Turn, plan: generator.Plan) -> StoredResponse:
         """Output items with ids, usage and the ``Response`` object, wrapped in a store record."""
@@ -312,12 +329,18 @@ class Engine:
             tools=request.get("tools") or (),
             items=turn.context,
             encoding=turn.model.encoding,
+            reasoning_context=turn.carry.reasoning_context,
+        )
+        output_tokens += continuity.finish(
+            turn, plan, output, reasoning_tokens, input_tokens + output_tokens, self.sealer
         )
         usage = _usage(input_tokens, output_tokens, reasoning_tokens)
         status = "incomplete" if truncated else "completed"
         response = self._response_object(
             request, turn.model, turn.effort, turn.response_id, turn.now, output, usage, status, turn.parent
         )
+        if turn.carry.withheld:
+            response["input_transformations"] = turn.carry.withheld  # SDK 3.51.0 (SPEC §8)
         return StoredResponse(
             response=response,
             input_items=turn.input_items,
@@ -360,13 +383,33 @@ class Engine:
         now = state.clock.now()
         items = self._input_items(request.get("input"), IdFactory(0), "0" * 16, now)
         history = list(self._chain(parent, state.name)) if parent is not None else []
+        context, _, carry = continuity.prepare(
+            request, history, items, model=model, state=state, sealer=self.sealer
+        )
         count = tokens.count_input(
             instructions=request.get("instructions"),
             tools=request.get("tools") or (),
-            items=history + items,
+            items=context,
             encoding=model.encoding,
+            reasoning_context=carry.reasoning_context,
         )
         return {"object": "response.input_tokens", "input_tokens": count}
+
+    def compact(self, body: Any, *, session: str | None = None) -> dict[str, Any]:
+        """``POST /v1/responses/compact`` (SPEC §2.7): the user messages plus one compaction item.
+
+        Not stored; its output starts a new chain (SPEC §6.5). See :mod:`.compaction`.
+        """
+        request = validation.validate_compact(body)
+        turn = self._prepare(request, self.session(session), None)
+        output, input_tokens, output_tokens = continuity.compact(turn, self.sealer)
+        return {
+            "id": turn.response_id,
+            "object": "response.compaction",
+            "created_at": int(turn.now),
+            "output": output,
+            "usage": _usage(input_tokens, output_tokens, 0),
+        }
 
     # --- read / delete ---------------------------------------------------------------------------
 

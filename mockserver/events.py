@@ -93,8 +93,13 @@ def item_events(
         yield from _reasoning_events(item, index, obfuscate)
     elif kind == "function_call":
         yield from _function_call_events(item, index, obfuscate)
+    elif kind == "compaction":
+        # SPEC §12: the item, then response.compaction.compacting (no summary content), then done.
+        yield "response.output_item.added", {"output_index": index, "item": dict(item)}
+        yield "response.compaction.compacting", {"item_id": item["id"], "output_index": index}
+        yield "response.output_item.done", {"output_index": index, "item": item}
     else:
-        # Items without dedicated events (tool_search_call/output, compaction, ...): added + done only.
+        # Items without dedicated events (tool_search_call/output, ...): added + done only.
         yield "response.output_item.added", {"output_index": index, "item": _in_progress(item)}
         yield "response.output_item.done", {"output_index": index, "item": item}
 

@@ -24,6 +24,7 @@ def add_routes(app: web.Application) -> None:
     """Register the ``/v1/responses`` family."""
     app.router.add_post("/v1/responses", create_response)
     app.router.add_post("/v1/responses/input_tokens", count_input_tokens)
+    app.router.add_post("/v1/responses/compact", compact_response)
     app.router.add_get("/v1/responses/{response_id}", retrieve_response)
     app.router.add_delete("/v1/responses/{response_id}", delete_response)
     app.router.add_get("/v1/responses/{response_id}/input_items", list_input_items)
@@ -109,6 +110,16 @@ async def count_input_tokens(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
     with engine.lock:
         return _json(engine.input_tokens(body, session=session_of(request)))
+
+
+async def compact_response(request: web.Request) -> web.StreamResponse:
+    """``POST /v1/responses/compact`` (SPEC §2.7): a ``response.compaction`` object, never stored."""
+    body = await read_json(request)
+    engine = request.app[ENGINE]
+    with engine.lock:
+        compacted = engine.compact(body, session=session_of(request))
+    remember_response(request, compacted["id"])
+    return _json(compacted)
 
 
 def _flag(value: str | None) -> bool:
