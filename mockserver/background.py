@@ -222,7 +222,11 @@ class Job:
         jobs[self.id] = self
         if retention is not None:
             clock.call_later(retention, self._expire)
-        self._release_due()
+        # created + queued now, the rest by timers: the create answers ``queued`` even with zero phases.
+        for event in self._script[:2]:
+            self._release(event)
+        self._next = 2
+        self._timer = clock.call_at(self._deadlines[2], self._release_due)
 
     @classmethod
     def replay(cls, record: StoredResponse) -> Job:

@@ -366,7 +366,8 @@ class Engine:
                 session=state.name,
                 jobs=state.jobs,
                 keep_log=bool(turn.request.get("stream")),
-                obfuscation=include_obfuscation is True,
+                # Observed: real background streams carry no padding unless asked for explicitly.
+                obfuscation=(turn.request.get("stream_options") or {}).get("include_obfuscation") is True,
                 retention=None if record.stored else background.STORE_FALSE_RETENTION,
             )
         if record.stored or started is not None:
