@@ -42,11 +42,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--background-in-progress", type=float, default=2.0, help="seconds a background job is in progress"
     )
+    cassettes = commands.add_parser("cassettes", help="manage record/replay cassettes")
+    cassette_commands = cassettes.add_subparsers(dest="cassettes_command", required=True)
+    cassette_commands.add_parser("import", help="convert third-party vcrpy cassettes to resplay's format")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``resplay`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["cassettes", "import"]:
+        # Delegated, and imported only here: the importer needs neither aiohttp nor the engine.
+        from pytest_plugin.importer import main as import_main
+
+        return import_main(argv[2:])
     args = vars(build_parser().parse_args(argv))
     args.pop("command")
     args["models"] = tuple(args["models"])
