@@ -103,7 +103,7 @@ def test_replies_match_recorded_shapes(recordings: list[Interaction]) -> None:
     skipped: Counter[str] = Counter()
     checked = streamed = 0
     with (
-        MockServer(seed=0, models=("gpt-4o-mini-2024-07-18",)) as server,
+        MockServer(seed=0) as server,
         httpx2.Client(
             base_url=server.base_url, headers={"authorization": "Bearer sk-test"}, timeout=30
         ) as http,
