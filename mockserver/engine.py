@@ -27,12 +27,19 @@ from .script import ErrorReply, FunctionCallsReply, OutputReply, Reply, TextRepl
 from .sealing import Sealer
 from .store import MemoryStore, Store, StoredResponse
 
-__all__ = ["DEFAULT_SESSION", "Engine", "Run", "Session", "Turn"]
+__all__ = ["DEFAULT_SESSION", "Engine", "Run", "Session", "Turn", "is_warmup"]
 
 DEFAULT_SESSION = "default"
 
 # Models that emit the assistant ``phase`` (SPEC §10: gpt-5.3-codex and later).
 _PHASE_FAMILIES = ("gpt-5.3", "gpt-5.4", "gpt-5.5", "gpt-5.6", "gpt-6")
+
+
+def is_warmup(request: Mapping[str, Any]) -> bool:
+    """``generate: false``, or ``prompt_cache_options.prewarm: true`` which forces it [SDK] (SPEC §6.2)."""
+    cache_options = request.get("prompt_cache_options")
+    prewarm = isinstance(cache_options, Mapping) and cache_options.get("prewarm") is True
+    return request.get("generate") is False or prewarm
 
 
 @dataclass
@@ -293,6 +300,8 @@ class Engine:
     def _plan(self, turn: Turn) -> generator.Plan:
         """What the model says: the next queued reply, else the default model."""
         state, request, model = turn.state, turn.request, turn.model
+        if is_warmup(request):
+            return generator.Plan()  # warm-up: request state only, no output, no queued reply used (SPEC §6.2)
         if turn.window is not None and turn.window.forced:
             return generator.Plan()  # final compaction_trigger: the output is the compaction item (SPEC §12)
         reply = state.replies.popleft() if state.replies else None
@@ -521,8 +530,8 @@ class Engine:
                 )
             return None
         if effort is None:
-            return model.default_effort
-        if effort not in model.efforts:
+            effort = model.default_effort
+        elif effort not in model.efforts:
             # Observed verbatim for gpt-5.1 + 'minimal' (SPEC §8).
             raise InvalidRequest(
                 f"Unsupported value: '{effort}' is not supported with the '{model.name}' model. "
@@ -530,13 +539,17 @@ class Engine:
                 param="reasoning.effort",
                 code="unsupported_value",
             )
-        if request.get("temperature") is not None and not model.temperature:
-            raise InvalidRequest(
-                "Unsupported parameter: 'temperature' is not supported with this model.",
-                param="temperature",
-                code="unsupported_parameter",
-            )
-        return str(effort)
+        if effort != "none" and not model.temperature:
+            # Sampling parameters are refused while a reasoning model reasons; with effort "none" they are
+            # accepted (real traffic: gpt-5.6 reasoning_off_keeps_sampling_params).
+            for param in ("temperature", "top_p"):
+                if request.get(param) is not None:
+                    raise InvalidRequest(
+                        f"Unsupported parameter: '{param}' is not supported with this model.",
+                        param=param,
+                        code="unsupported_parameter",
+                    )
+        return None if effort is None else str(effort)
 
     def _parent(
         self,
