@@ -93,12 +93,13 @@ def user_messages(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [dict(item) for item in items if _is_user(item)]
 
 
-def _open(item: Mapping[str, Any], sealer: Sealer) -> dict[str, Any]:
+def _open(item: Mapping[str, Any], origin: Origin, sealer: Sealer) -> dict[str, Any]:
     blob = item.get("encrypted_content")
     try:
         return sealer.open(PURPOSE, blob)
     except BlobError:
-        raise invalid_encrypted_content(item.get("id"), blob) from None
+        # Items sent without an id got one from the server; the message names only ids the client sent.
+        raise invalid_encrypted_content(item.get("id") if origin != "input" else None, blob) from None
 
 
 def expand(
@@ -119,7 +120,9 @@ def expand(
         InvalidRequest: a compaction blob that does not verify (``invalid_encrypted_content``).
     """
     states = {
-        index: _open(item, sealer) for index, item in enumerate(context) if item.get("type") == "compaction"
+        index: _open(item, origin, sealer)
+        for index, (item, origin) in enumerate(zip(context, context_origins, strict=True))
+        if item.get("type") == "compaction"
     }
     raw = request.get("input")
     forced = (

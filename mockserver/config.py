@@ -35,7 +35,7 @@ class ServerConfig:
     """Extra model names accepted besides the catalogue (DECISIONS 8)."""
     max_body_bytes: int = 16 * 1024 * 1024
     """Requests with larger bodies get 413."""
-    secret: str | None = None
+    secret: str | None = field(default=None, repr=False)  # key material: never in reprs or logs
     """Key material for encrypted reasoning and compaction blobs (random per process when unset)."""
     ws_max_age: float = 3600.0
     """WebSocket connection age cap in seconds (SPEC §6.6)."""

@@ -191,12 +191,13 @@ class Ledger:
             state = by_id.get(item.get("id"))
             if item.get("type") != "reasoning" or state is None:
                 continue
-            follower = output[index + 1] if index + 1 < len(output) else None
-            keys = (
-                _follower_keys(follower)
-                if follower is not None and follower.get("type") != "reasoning"
-                else []
-            )
+            # Every item produced after it, up to the next reasoning item, needs it (a commentary message
+            # and the calls that follow it alike; observed for messages and function calls).
+            keys: list[tuple[str, str]] = []
+            for follower in output[index + 1 :]:
+                if follower.get("type") in ("reasoning", "compaction"):
+                    break
+                keys.extend(_follower_keys(follower))
             self._produced[state["id"]] = _Produced(state, stored, keys)
             for key in keys:
                 self._followers[key] = state["id"]
