@@ -33,7 +33,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# uvloop is optional: the bench measures the uvloop rows when it can be installed, and skips them if not.
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'uvloop>=0.19' || echo "uvloop unavailable: uvloop rows will be skipped"
 	$(BIN)/python -m bench
 
 clean:

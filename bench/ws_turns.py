@@ -1,0 +1,121 @@
+"""Section 3: per-turn latency of a 20-turn conversation.
+
+WebSocket mode (one connection, one ``response.create`` per turn, each chained to the previous answer
+with ``previous_response_id``, read until the terminal event) vs HTTP (one keep-alive connection,
+``POST /v1/responses`` with ``stream=true`` and ``previous_response_id``, read to the end of the stream:
+the same events). Both run against one resplay server process; the client is this process. The loops
+alternate so drift hits both alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+
+from .http_load import HEADERS, MODEL
+from .report import Report, Row, fmt_ms, ratio
+from .servers import start_bench_server
+
+__all__ = ["run_ws"]
+
+TERMINAL = ("response.completed", "response.incomplete", "response.failed", "error")
+
+
+async def _ws_loop(url: str, turns: int) -> list[float]:
+    from websockets.asyncio.client import connect
+
+    times: list[float] = []
+    previous: str | None = None
+    async with connect(
+        url, additional_headers={"Authorization": HEADERS["Authorization"]}, max_size=None
+    ) as ws:
+        for turn in range(turns):
+            event: dict[str, object] = {
+                "type": "response.create",
+                "model": MODEL,
+                "input": f"turn {turn}: hello",
+            }
+            if previous is not None:
+                event["previous_response_id"] = previous
+            started = time.perf_counter()
+            await ws.send(json.dumps(event))
+            while True:
+                message = json.loads(await ws.recv())
+                if message.get("type") in TERMINAL:
+                    break
+            times.append(time.perf_counter() - started)
+            if message.get("type") == "error":
+                raise RuntimeError(f"WebSocket turn {turn} failed: {message}")
+            previous = message["response"]["id"]
+    return times
+
+
+async def _http_loop(url: str, turns: int) -> list[float]:
+    import aiohttp
+
+    times: list[float] = []
+    previous: str | None = None
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
+        for turn in range(turns):
+            body: dict[str, object] = {"model": MODEL, "input": f"turn {turn}: hello", "stream": True}
+            if previous is not None:
+                body["previous_response_id"] = previous
+            started = time.perf_counter()
+            async with session.post(url, data=json.dumps(body), headers=HEADERS) as response:
+                payload = await response.read()
+            times.append(time.perf_counter() - started)
+            if response.status != 200:
+                raise RuntimeError(f"HTTP turn {turn}: status {response.status}: {payload[:300]!r}")
+            last = [line for line in payload.split(b"\n") if line.startswith(b"data:")][-1]
+            previous = json.loads(last[5:])["response"]["id"]
+    return times
+
+
+def _pct(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(pct / 100 * len(ordered)))]
+
+
+def run_ws(report: Report, *, loops: int = 10, turns: int = 20) -> None:
+    """Measure section 3 and add its rows (skipped with a note where WebSocket mode is absent)."""
+    server = start_bench_server("resplay")
+    try:
+        http_url = server.url + "/v1/responses"
+        ws_url = f"ws://127.0.0.1:{server.port}/v1/responses"
+        try:
+            asyncio.run(_ws_loop(ws_url, 2))
+        except Exception as exc:  # no WebSocket mode yet, or it failed: say so, keep the rest
+            report.note(f"Section 3 skipped: WebSocket mode did not answer ({type(exc).__name__}: {exc}).")
+            return
+        asyncio.run(_http_loop(http_url, 2))
+        ws_times: list[float] = []
+        http_times: list[float] = []
+        for _ in range(loops):
+            ws_times += asyncio.run(_ws_loop(ws_url, turns))
+            http_times += asyncio.run(_http_loop(http_url, turns))
+    finally:
+        server.stop()
+    ws_p50, ws_p99 = _pct(ws_times, 50) * 1000, _pct(ws_times, 99) * 1000
+    http_p50, http_p99 = _pct(http_times, 50) * 1000, _pct(http_times, 99) * 1000
+    report.add(
+        Row(
+            3,
+            f"{turns}-turn loop on one WebSocket: per-turn p50 / p99 ms "
+            "(baseline: HTTP stream + previous_response_id; ratio of p50)",
+            f"{fmt_ms(ws_p50)} / {fmt_ms(ws_p99)}",
+            f"{fmt_ms(http_p50)} / {fmt_ms(http_p99)}",
+            ratio(ws_p50, http_p50),
+        )
+    )
+    report.add(
+        Row(
+            3,
+            f"{turns}-turn loop: mean ms per loop (lower is better)",
+            f"{statistics.fmean(ws_times) * turns * 1000:.1f}",
+            f"{statistics.fmean(http_times) * turns * 1000:.1f}",
+            ratio(statistics.fmean(ws_times), statistics.fmean(http_times)),
+        )
+    )
+    report.note(f"Section 3: {loops} loops of {turns} chained turns each way, alternating, one client.")
