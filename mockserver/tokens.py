@@ -566,10 +566,12 @@ def _function_ts(name: str, description: Any, parameters: Any) -> str:
     return f"{head}type {name} = () => any;\n"
 
 
-def render_tool(tool: Mapping[str, Any]) -> str:
+def render_tool(tool: Mapping[str, Any], *, include_deferred: bool = False) -> str:
     """The text one function / custom / namespace tool contributes (TypeScript declarations).
 
-    Built-in tools render as an empty string: they cost :data:`BUILTIN_TOOL_TOKENS` instead.
+    Built-in tools render as an empty string: they cost :data:`BUILTIN_TOOL_TOKENS` instead. Deferred
+    functions inside a namespace are left out unless ``include_deferred`` (a ``tool_search_output``
+    loaded them).
     """
     kind = tool.get("type")
     if kind == "function":
@@ -582,10 +584,16 @@ def render_tool(tool: Mapping[str, Any]) -> str:
         head = f"// {tool['description']}\n" if isinstance(tool.get("description"), str) else ""
         return f"{head}{grammar}type {tool.get('name', '')} = (FREEFORM) => any;\n"
     if kind == "namespace":
-        inner = [t for t in tool.get("tools") or [] if isinstance(t, Mapping) and not t.get("defer_loading")]
+        inner = [
+            t
+            for t in tool.get("tools") or []
+            if isinstance(t, Mapping) and (include_deferred or not t.get("defer_loading"))
+        ]
+        if not inner:  # a namespace of deferred functions costs nothing until they are loaded
+            return ""
         desc = tool.get("description")
         head = f"// {desc}\n" if isinstance(desc, str) and desc else ""
-        body = "\n".join(render_tool(t) for t in inner)
+        body = "\n".join(render_tool(t, include_deferred=include_deferred) for t in inner)
         return f"## {tool.get('name', '')}\n\n{head}namespace {tool.get('name', '')} {{\n\n{body}\n}}\n"
     return ""
 
@@ -594,14 +602,14 @@ _tool_text_memo: OrderedDict[str, str] = OrderedDict()
 _tool_text_lock = threading.Lock()
 
 
-def _tool_text(tool: Mapping[str, Any]) -> str:
-    key = _json(tool)
+def _tool_text(tool: Mapping[str, Any], include_deferred: bool = False) -> str:
+    key = ("+" if include_deferred else "-") + _json(tool)
     with _tool_text_lock:
         text = _tool_text_memo.get(key)
         if text is not None:
             _tool_text_memo.move_to_end(key)
             return text
-    text = render_tool(tool)
+    text = render_tool(tool, include_deferred=include_deferred)
     with _tool_text_lock:
         _tool_text_memo[key] = text
         if len(_tool_text_memo) > 1024:
@@ -623,7 +631,7 @@ def _tools_pieces(tools: Iterable[Any], style: str, *, loaded: bool = False) -> 
             pieces.append(_marker("function"))
             pieces.append((_tool_text(tool), None))
         elif kind == "namespace":
-            text = _tool_text(tool)
+            text = _tool_text(tool, loaded)
             if text:
                 pieces.append(_marker("function"))
                 pieces.append((text, None))

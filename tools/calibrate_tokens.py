@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import functools
 import gzip
 import hashlib
 import json
@@ -534,6 +535,7 @@ def _strings(value: Any, out: list[str]) -> None:
             _strings(v, out)
 
 
+@functools.lru_cache(maxsize=2)
 def traffic_corpus(root: Path) -> list[str]:
     """Every string of every recorded request and response (bodies, SSE payloads, fixtures), de-duplicated."""
     out: list[str] = []
@@ -659,6 +661,7 @@ def reference_encoding(name: str) -> Any:
     )
 
 
+@functools.lru_cache(maxsize=4)
 def rank_table(name: str) -> dict[bytes, int]:
     """quicktok's mergeable ranks (bytes -> rank) for ``name``, read through its public API."""
     enc = tokens._encoder(name)
