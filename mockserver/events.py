@@ -54,7 +54,7 @@ def stream_events(
     *,
     obfuscate: Obfuscator | None,
     queued: bool = False,
-) -> Iterator[dict[str, Any]]:
+) -> list[dict[str, Any]]:
     """Every event of a response, from ``response.created`` to its terminal event.
 
     Args:
@@ -62,46 +62,93 @@ def stream_events(
         obfuscate: Padding source for deltas, or ``None`` (``include_obfuscation=false``).
         queued: Background responses start ``queued`` and emit ``response.queued`` (SPEC §4.6).
     """
-    seq = 0
-
-    def event(kind: str, **fields: Any) -> dict[str, Any]:
-        nonlocal seq
-        out = {"type": kind, "sequence_number": seq, **fields}
-        seq += 1
-        return out
-
+    # Hot path (every streamed response): each event is built once as a dict display with ``type`` and
+    # ``sequence_number`` first, instead of fields merged into a new dict per event (docs/performance.md).
+    out: list[dict[str, Any]] = []
     if queued:
-        yield event("response.created", response=response_snapshot(final, "queued"))
-        yield event("response.queued", response=response_snapshot(final, "queued"))
+        out.append(
+            {"type": "response.created", "sequence_number": 0, "response": response_snapshot(final, "queued")}
+        )
+        out.append(
+            {"type": "response.queued", "sequence_number": 1, "response": response_snapshot(final, "queued")}
+        )
     else:
-        yield event("response.created", response=response_snapshot(final, "in_progress"))
-    yield event("response.in_progress", response=response_snapshot(final, "in_progress"))
+        created = response_snapshot(final, "in_progress")
+        out.append({"type": "response.created", "sequence_number": 0, "response": created})
+    seq = len(out)
+    out.append(
+        {
+            "type": "response.in_progress",
+            "sequence_number": seq,
+            "response": response_snapshot(final, "in_progress"),
+        }
+    )
+    seq += 1
     for index, item in enumerate(final["output"]):
-        for kind, fields in item_events(item, index, obfuscate):
-            yield event(kind, **fields)
-    yield event(_TERMINAL_BY_STATUS.get(str(final.get("status")), "response.completed"), response=final)
+        seq = _item_events(item, index, obfuscate, out, seq)
+    terminal = _TERMINAL_BY_STATUS.get(str(final.get("status")), "response.completed")
+    out.append({"type": terminal, "sequence_number": seq, "response": final})
+    return out
 
 
 def item_events(
     item: Mapping[str, Any], index: int, obfuscate: Obfuscator | None
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(type, fields) of the events that stream one output item."""
+    """(type, fields) of the events that stream one output item (without ``sequence_number``)."""
+    events: list[dict[str, Any]] = []
+    _item_events(item, index, obfuscate, events, 0)
+    for event in events:
+        fields = dict(event)
+        kind = fields.pop("type")
+        del fields["sequence_number"]
+        yield kind, fields
+
+
+def _item_events(
+    item: Mapping[str, Any], index: int, obfuscate: Obfuscator | None, out: list[dict[str, Any]], seq: int
+) -> int:
+    """Append the events of one output item to ``out``, numbered from ``seq``; returns the next number."""
     kind = item.get("type")
     if kind == "message":
-        yield from _message_events(item, index, obfuscate)
-    elif kind == "reasoning":
-        yield from _reasoning_events(item, index, obfuscate)
-    elif kind == "function_call":
-        yield from _function_call_events(item, index, obfuscate)
-    elif kind == "compaction":
+        return _message_events(item, index, obfuscate, out, seq)
+    if kind == "reasoning":
+        return _reasoning_events(item, index, obfuscate, out, seq)
+    if kind == "function_call":
+        return _function_call_events(item, index, obfuscate, out, seq)
+    if kind == "compaction":
         # SPEC §12: the item, then response.compaction.compacting (no summary content), then done.
-        yield "response.output_item.added", {"output_index": index, "item": dict(item)}
-        yield "response.compaction.compacting", {"item_id": item["id"], "output_index": index}
-        yield "response.output_item.done", {"output_index": index, "item": item}
+        out.append(
+            {
+                "type": "response.output_item.added",
+                "sequence_number": seq,
+                "output_index": index,
+                "item": dict(item),
+            }
+        )
+        out.append(
+            {
+                "type": "response.compaction.compacting",
+                "sequence_number": seq + 1,
+                "item_id": item["id"],
+                "output_index": index,
+            }
+        )
+        seq += 2
     else:
         # Items without dedicated events (tool_search_call/output, ...): added + done only.
-        yield "response.output_item.added", {"output_index": index, "item": _in_progress(item)}
-        yield "response.output_item.done", {"output_index": index, "item": item}
+        out.append(
+            {
+                "type": "response.output_item.added",
+                "sequence_number": seq,
+                "output_index": index,
+                "item": _in_progress(item),
+            }
+        )
+        seq += 1
+    out.append(
+        {"type": "response.output_item.done", "sequence_number": seq, "output_index": index, "item": item}
+    )
+    return seq + 1
 
 
 def _in_progress(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -111,72 +158,202 @@ def _in_progress(item: Mapping[str, Any]) -> dict[str, Any]:
     return added
 
 
-def _delta(fields: dict[str, Any], delta: str, obfuscate: Obfuscator | None) -> dict[str, Any]:
-    if obfuscate is not None:
-        fields["obfuscation"] = obfuscate(delta)
-    return fields
-
-
 def _message_events(
-    item: Mapping[str, Any], index: int, obfuscate: Obfuscator | None
-) -> Iterator[tuple[str, dict[str, Any]]]:
+    item: Mapping[str, Any], index: int, obfuscate: Obfuscator | None, out: list[dict[str, Any]], seq: int
+) -> int:
     item_id = item["id"]
     added: dict[str, Any] = {"id": item_id, "type": "message", "status": "in_progress", "content": []}
     added["role"] = item.get("role", "assistant")
     if "phase" in item:
         added["phase"] = item["phase"]  # observed on output_item.added already (SPEC §10)
-    yield "response.output_item.added", {"output_index": index, "item": added}
+    append = out.append
+    append(
+        {"type": "response.output_item.added", "sequence_number": seq, "output_index": index, "item": added}
+    )
+    seq += 1
     for c_index, part in enumerate(item["content"]):
-        where = {"item_id": item_id, "output_index": index, "content_index": c_index}
         if part["type"] == "refusal":
-            yield "response.content_part.added", {**where, "part": {"type": "refusal", "refusal": ""}}
-            for piece in chunk_text(part["refusal"]):
-                yield "response.refusal.delta", _delta({**where, "delta": piece}, piece, obfuscate)
-            yield "response.refusal.done", {**where, "refusal": part["refusal"]}
+            refusal = part["refusal"]
+            append(
+                {
+                    "type": "response.content_part.added",
+                    "sequence_number": seq,
+                    "item_id": item_id,
+                    "output_index": index,
+                    "content_index": c_index,
+                    "part": {"type": "refusal", "refusal": ""},
+                }
+            )
+            seq += 1
+            for piece in chunk_text(refusal):
+                delta = {
+                    "type": "response.refusal.delta",
+                    "sequence_number": seq,
+                    "item_id": item_id,
+                    "output_index": index,
+                    "content_index": c_index,
+                    "delta": piece,
+                }
+                if obfuscate is not None:
+                    delta["obfuscation"] = obfuscate(piece)
+                append(delta)
+                seq += 1
+            append(
+                {
+                    "type": "response.refusal.done",
+                    "sequence_number": seq,
+                    "item_id": item_id,
+                    "output_index": index,
+                    "content_index": c_index,
+                    "refusal": refusal,
+                }
+            )
         else:
-            empty = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
-            yield "response.content_part.added", {**where, "part": empty}
-            for piece in chunk_text(part["text"]):
-                yield (
-                    "response.output_text.delta",
-                    _delta({**where, "delta": piece, "logprobs": []}, piece, obfuscate),
-                )
-            yield "response.output_text.done", {**where, "text": part["text"], "logprobs": []}
+            text = part["text"]
+            append(
+                {
+                    "type": "response.content_part.added",
+                    "sequence_number": seq,
+                    "item_id": item_id,
+                    "output_index": index,
+                    "content_index": c_index,
+                    "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": ""},
+                }
+            )
+            seq += 1
+            for piece in chunk_text(text):
+                delta = {
+                    "type": "response.output_text.delta",
+                    "sequence_number": seq,
+                    "item_id": item_id,
+                    "output_index": index,
+                    "content_index": c_index,
+                    "delta": piece,
+                    "logprobs": [],
+                }
+                if obfuscate is not None:
+                    delta["obfuscation"] = obfuscate(piece)
+                append(delta)
+                seq += 1
+            append(
+                {
+                    "type": "response.output_text.done",
+                    "sequence_number": seq,
+                    "item_id": item_id,
+                    "output_index": index,
+                    "content_index": c_index,
+                    "text": text,
+                    "logprobs": [],
+                }
+            )
         # response.content_part.done: once per part, after its last delta (SPEC §4.3)
-        yield "response.content_part.done", {**where, "part": part}
-    yield "response.output_item.done", {"output_index": index, "item": item}
+        append(
+            {
+                "type": "response.content_part.done",
+                "sequence_number": seq + 1,
+                "item_id": item_id,
+                "output_index": index,
+                "content_index": c_index,
+                "part": part,
+            }
+        )
+        seq += 2
+    append({"type": "response.output_item.done", "sequence_number": seq, "output_index": index, "item": item})
+    return seq + 1
 
 
 def _reasoning_events(
-    item: Mapping[str, Any], index: int, obfuscate: Obfuscator | None
-) -> Iterator[tuple[str, dict[str, Any]]]:
+    item: Mapping[str, Any], index: int, obfuscate: Obfuscator | None, out: list[dict[str, Any]], seq: int
+) -> int:
     item_id = item["id"]
     added = {k: v for k, v in item.items() if k not in ("summary", "status")}
     added["summary"] = []
     if "status" in item:
         added["status"] = "in_progress"
-    yield "response.output_item.added", {"output_index": index, "item": added}
+    append = out.append
+    append(
+        {"type": "response.output_item.added", "sequence_number": seq, "output_index": index, "item": added}
+    )
+    seq += 1
     # Without summaries the reasoning item is added then done, with no delta events (SPEC §4.4).
     for s_index, part in enumerate(item.get("summary") or ()):
+        text = part["text"]
+        append(
+            {
+                "type": "response.reasoning_summary_part.added",
+                "sequence_number": seq,
+                "item_id": item_id,
+                "output_index": index,
+                "summary_index": s_index,
+                "part": {"type": "summary_text", "text": ""},
+            }
+        )
+        seq += 1
+        for piece in chunk_text(text):
+            delta = {
+                "type": "response.reasoning_summary_text.delta",
+                "sequence_number": seq,
+                "item_id": item_id,
+                "output_index": index,
+                "summary_index": s_index,
+                "delta": piece,
+            }
+            if obfuscate is not None:
+                delta["obfuscation"] = obfuscate(piece)
+            append(delta)
+            seq += 1
         where = {"item_id": item_id, "output_index": index, "summary_index": s_index}
-        yield "response.reasoning_summary_part.added", {**where, "part": {"type": "summary_text", "text": ""}}
-        for piece in chunk_text(part["text"]):
-            yield "response.reasoning_summary_text.delta", _delta({**where, "delta": piece}, piece, obfuscate)
-        yield "response.reasoning_summary_text.done", {**where, "text": part["text"]}
-        yield "response.reasoning_summary_part.done", {**where, "part": part}
-    yield "response.output_item.done", {"output_index": index, "item": item}
+        append(
+            {"type": "response.reasoning_summary_text.done", "sequence_number": seq, **where, "text": text}
+        )
+        append(
+            {
+                "type": "response.reasoning_summary_part.done",
+                "sequence_number": seq + 1,
+                **where,
+                "part": part,
+            }
+        )
+        seq += 2
+    append({"type": "response.output_item.done", "sequence_number": seq, "output_index": index, "item": item})
+    return seq + 1
 
 
 def _function_call_events(
-    item: Mapping[str, Any], index: int, obfuscate: Obfuscator | None
-) -> Iterator[tuple[str, dict[str, Any]]]:
+    item: Mapping[str, Any], index: int, obfuscate: Obfuscator | None, out: list[dict[str, Any]], seq: int
+) -> int:
     item_id = item["id"]
+    arguments = item["arguments"]
     added = dict(item)
     added["status"] = "in_progress"
     added["arguments"] = ""
-    yield "response.output_item.added", {"output_index": index, "item": added}
-    where = {"item_id": item_id, "output_index": index}
-    for piece in chunk_text(item["arguments"]):
-        yield "response.function_call_arguments.delta", _delta({**where, "delta": piece}, piece, obfuscate)
-    yield "response.function_call_arguments.done", {**where, "arguments": item["arguments"]}
-    yield "response.output_item.done", {"output_index": index, "item": item}
+    append = out.append
+    append(
+        {"type": "response.output_item.added", "sequence_number": seq, "output_index": index, "item": added}
+    )
+    seq += 1
+    for piece in chunk_text(arguments):
+        delta = {
+            "type": "response.function_call_arguments.delta",
+            "sequence_number": seq,
+            "item_id": item_id,
+            "output_index": index,
+            "delta": piece,
+        }
+        if obfuscate is not None:
+            delta["obfuscation"] = obfuscate(piece)
+        append(delta)
+        seq += 1
+    append(
+        {
+            "type": "response.function_call_arguments.done",
+            "sequence_number": seq,
+            "item_id": item_id,
+            "output_index": index,
+            "arguments": arguments,
+        }
+    )
+    append(
+        {"type": "response.output_item.done", "sequence_number": seq + 1, "output_index": index, "item": item}
+    )
+    return seq + 2
