@@ -28,6 +28,7 @@ The module also holds the YAML reader and writer; it is pure.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -129,6 +130,8 @@ def _as_bytes(value: Any) -> bytes | None:
         return value.encode("utf-8")
     if isinstance(value, bytes | bytearray):
         return bytes(value)
+    if isinstance(value, Mapping | list):  # aiohttp's json= / data= as vcrpy hands it over
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     raise CassetteFormatError(f"unexpected body type {type(value).__name__}")
 
 

@@ -129,6 +129,21 @@ def response_document(response: Mapping[str, Any]) -> Any:
         return None
 
 
+def request_body(request: VcrRequest) -> bytes | None:
+    """A recorded or live request's body as bytes (vcrpy keeps files, iterators and aiohttp's ``json=``)."""
+    body = request.body
+    if hasattr(body, "read"):
+        body = body.read()
+    if body is None or isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, Mapping | list):
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    chunks = list(body)
+    return b"".join(c.encode("utf-8") if isinstance(c, str) else bytes(c) for c in chunks)
+
+
 class ResplayCassette(Cassette):  # type: ignore[misc]
     """vcrpy's ``Cassette`` with resplay's matching, ordering, errors and file format.
 
@@ -148,7 +163,9 @@ class ResplayCassette(Cassette):  # type: ignore[misc]
             values=options.redact_values,
             patterns=options.redact_patterns,
         )
-        mode = {"rewrite": RecordMode.NEW_EPISODES}.get(options.record_mode, RecordMode(options.record_mode))
+        mode = (
+            RecordMode.NEW_EPISODES if options.record_mode == "rewrite" else RecordMode(options.record_mode)
+        )
         super().__init__(
             str(path),
             serializer=ResplaySerializer(self.redactor, source=str(path)),
@@ -193,13 +210,12 @@ class ResplayCassette(Cassette):  # type: ignore[misc]
         return request
 
     def _normalise(self, request: VcrRequest) -> Normalised:
-        body = request.body
-        if hasattr(body, "read"):
-            body = body.read()
-        elif body is not None and not isinstance(body, bytes | str):
-            body = b"".join(body)
         full = normalise(
-            request.method, request.uri, body, ignore=self.options.ignore, redact=self.redactor.text
+            request.method,
+            request.uri,
+            request_body(request),
+            ignore=self.options.ignore,
+            redact=self.redactor.text,
         )
         parts = self.options.match_on
         return Normalised(
