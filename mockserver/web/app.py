@@ -10,7 +10,7 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..ids import IdFactory
-from . import admin, background, http, middleware
+from . import admin, background, http, middleware, ws
 from .keys import ENGINE, REQUEST_IDS
 
 __all__ = ["ENGINE", "REQUEST_IDS", "make_app"]
@@ -32,6 +32,7 @@ def make_app(engine: Engine) -> web.Application:
     app[ENGINE] = engine
     app[REQUEST_IDS] = IdFactory(config.seed, "x-request-id")
     http.add_routes(app)
+    ws.add_routes(app)  # WebSocket mode: the upgrade of GET /v1/responses (SPEC §6)
     background.add_routes(app)
     if config.admin:
         admin.add_routes(app)

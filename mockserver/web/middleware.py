@@ -11,7 +11,7 @@ import orjson
 from aiohttp import web
 
 from ..errors import APIError, AuthenticationFailed, InvalidRequest, NotFound, PayloadTooLarge, ServerFault
-from .keys import BODY, ENGINE, REQUEST_ID, REQUEST_IDS, RESPONSE_ID, STREAMED
+from .keys import BODY, ENGINE, REQUEST_ID, REQUEST_IDS, RESPONSE_ID, STREAMED, WS_UPGRADED
 
 __all__ = [
     "SESSION_HEADER",
@@ -19,6 +19,7 @@ __all__ = [
     "envelope_errors",
     "error_response",
     "invalid_url",
+    "journal_headers",
     "prepare_headers",
     "read_json",
     "remember_response",
@@ -109,7 +110,8 @@ async def envelope_errors(request: web.Request, handler: Handler) -> web.StreamR
         response = error_response(error)
     if not response.prepared:
         _api_headers(request, response, started)
-    if request.path.startswith("/v1") or request.path.startswith("/openai"):
+    api_call = request.path.startswith("/v1") or request.path.startswith("/openai")
+    if api_call and not request.get(WS_UPGRADED):  # a WebSocket connection journals itself
         _journal(request, response.status, error)
     return response
 
@@ -142,13 +144,18 @@ def prepare_headers(request: web.Request, response: web.StreamResponse) -> None:
     _api_headers(request, response, time.perf_counter())
 
 
-def _journal(request: web.Request, status: int, error: APIError | None) -> None:
-    engine = request.app[ENGINE]
-    headers = {
+def journal_headers(request: web.Request) -> dict[str, str]:
+    """The request's headers as the journal keeps them: lower-cased, credentials redacted."""
+    return {
         k.lower(): ("REDACTED" if k.lower() in _REDACTED_HEADERS else v)
         for k, v in request.headers.items()
         if not k.lower().startswith("x-stainless")
     }
+
+
+def _journal(request: web.Request, status: int, error: APIError | None) -> None:
+    engine = request.app[ENGINE]
+    headers = journal_headers(request)
     entry: dict[str, Any] = {
         "time": time.time(),
         "method": request.method,

@@ -1,0 +1,170 @@
+"""WebSocket mode on ``GET /v1/responses`` (SPEC §6): a pump around :class:`mockserver.wsmode.WsConnection`.
+
+Per connection, two tasks share one :class:`~mockserver.wsmode.WsConnection` under ``Engine.lock``::
+
+    handler (reader)   ws frames ──► conn.receive_text / receive_binary ──► wake
+    sender  (writer)   wake ──► conn.next_frame() ──► JSON text frame | close
+
+The reader handles every frame already received before the writer runs, so a ``response.create`` that
+arrives with (or while) another one is in flight is queued behind it, as the lane rules say. The bearer
+key is checked by the ``authenticate`` middleware before the upgrade (401 envelope, no upgrade); the
+session comes from the upgrade's ``x-resplay-session`` header. The upgrade and every client event are
+journalled with ``transport: "ws"`` (client events with ``method: "WS"``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from ..engine import Engine
+from ..errors import NotFound
+from ..wsmode import Close, WsConnection
+from .keys import ENGINE, WS_UPGRADED
+from .middleware import journal_headers, prepare_headers, session_of
+
+__all__ = ["LIVE_CONNECTIONS", "LiveConnections", "add_routes"]
+
+
+class LiveConnections:
+    """The open WebSocket-mode connections of one application (closed with 1001 at shutdown)."""
+
+    def __init__(self) -> None:
+        self.sockets: set[web.WebSocketResponse] = set()
+        self.handlers: set[asyncio.Task[object]] = set()
+        """The handler task of each open connection (tests await them to see nothing keeps running)."""
+
+    def __len__(self) -> int:
+        return len(self.sockets)
+
+    async def wait_closed(self, timeout: float | None = None) -> bool:
+        """Wait until every handler has returned; ``False`` if ``timeout`` passed first."""
+        pending = {t for t in self.handlers if not t.done()}
+        if not pending:
+            return True
+        _, still = await asyncio.wait(pending, timeout=timeout)
+        return not still
+
+
+LIVE_CONNECTIONS = web.AppKey("ws_live_connections", LiveConnections)
+"""Open WebSocket-mode connections."""
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the WebSocket upgrade of ``GET /v1/responses`` and its shutdown hook."""
+    app[LIVE_CONNECTIONS] = LiveConnections()
+    app.router.add_get("/v1/responses", websocket_responses, allow_head=False)
+    app.on_shutdown.append(_close_all)
+
+
+async def websocket_responses(request: web.Request) -> web.StreamResponse:
+    """``GET /v1/responses`` upgraded to WebSocket mode; without an upgrade it is an unknown URL."""
+    # max_msg_size=0: the frame limit is enforced by WsConnection, which answers with an error event
+    # instead of aiohttp's close 1009, so the connection stays usable.
+    ws = web.WebSocketResponse(max_msg_size=0, autoping=True)
+    if not ws.can_prepare(request).ok:
+        raise NotFound(f"Invalid URL ({request.method} {request.path})")
+    engine = request.app[ENGINE]
+    live = request.app[LIVE_CONNECTIONS]
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+    headers = journal_headers(request)
+    request[WS_UPGRADED] = True
+    with engine.lock:
+        engine.record(_upgrade_entry(request, headers), session_of(request))
+        conn = WsConnection(
+            engine,
+            session_of(request),
+            journal={"path": request.path, "query": dict(request.query), "headers": headers},
+            on_wake=lambda: _wake_threadsafe(loop, wake),
+        )
+    prepare_headers(request, ws)
+    try:
+        await ws.prepare(request)
+    except BaseException:
+        with engine.lock:
+            conn.close()
+        raise
+    handler = asyncio.current_task()
+    assert handler is not None
+    live.sockets.add(ws)
+    live.handlers.add(handler)
+    sender = asyncio.create_task(_send_frames(ws, conn, engine, wake))
+    try:
+        async for message in ws:
+            with engine.lock:
+                if message.type is WSMsgType.TEXT:
+                    conn.receive_text(message.data)
+                elif message.type is WSMsgType.BINARY:
+                    conn.receive_binary(message.data)
+            if message.type is WSMsgType.ERROR:
+                break
+            wake.set()
+    finally:
+        with engine.lock:
+            server_closed = conn.closed
+            conn.close()
+        if server_closed and not sender.done():
+            # The sender is finishing its close handshake: let it, so the close code stays 1000.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(sender), 5)
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sender
+        live.sockets.discard(ws)
+        live.handlers.discard(handler)
+    return ws
+
+
+async def _send_frames(
+    ws: web.WebSocketResponse, conn: WsConnection, engine: Engine, wake: asyncio.Event
+) -> None:
+    """Send what the connection has, one frame at a time, then sleep until woken."""
+    try:
+        while True:
+            wake.clear()
+            with engine.lock:
+                item = conn.next_frame()
+            if item is None:
+                await wake.wait()
+            elif isinstance(item, Close):
+                await ws.close(code=item.code, message=item.reason.encode())
+                return
+            else:
+                # One JSON text frame per event, the same JSON as the SSE data line (SPEC §6.1).
+                await ws.send_frame(orjson.dumps(item), WSMsgType.TEXT)
+    except (ConnectionError, RuntimeError):
+        return  # the client went away mid-response; the handler cleans up
+
+
+async def _close_all(app: web.Application) -> None:
+    """``on_shutdown``: close open connections with 1001 so the runner does not wait for them."""
+    live = app[LIVE_CONNECTIONS]
+    for ws in list(live.sockets):
+        with contextlib.suppress(Exception):
+            await ws.close(code=1001, message=b"server shutdown")
+    await live.wait_closed(timeout=5)
+
+
+def _wake_threadsafe(loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None:
+    """Clock timers fire on whichever thread moved the clock (``MockServer.advance``, the ticker)."""
+    loop.call_soon_threadsafe(wake.set)
+
+
+def _upgrade_entry(request: web.Request, headers: dict[str, str]) -> dict[str, object]:
+    return {
+        "time": time.time(),
+        "method": request.method,
+        "path": request.path,
+        "query": dict(request.query),
+        "transport": "ws",
+        "status": 101,
+        "headers": headers,
+        "body": None,
+        "response_id": None,
+        "error": None,
+    }
