@@ -377,3 +377,24 @@ def test_handshake_needs_the_right_key() -> None:
             conn.response.create(model="gpt-5.5", input="hi")
             assert until_terminal(conn)[-1].type == "response.completed"
         assert [(e["status"], e["transport"]) for e in server.journal()][:2] == [(401, "http"), (101, "ws")]
+
+
+def test_steer_through_the_sdk(client: openai.OpenAI) -> None:
+    with client.responses.connect() as conn:
+        conn.response.create(model="gpt-6-sol", input="Write a haiku.", stream_id="poet")
+        (final,) = [e for e in until_terminal(conn) if e.type == "response.completed"]
+        conn.response.steer(input="Make it about rain.", previous_response_id=final.response.id)  # type: ignore[union-attr]
+        failed = recv(conn)
+    # Foreground responses finish at once with the instant latency: steering one that is done fails.
+    assert failed.type == "response.steer.failed"
+    assert failed.error.code == "response_already_completed" and failed.stream_id == "poet"
+    assert failed.steer.input == "Make it about rain."
+
+
+def test_cap_under_the_real_clock_is_fired_by_the_ticker() -> None:
+    with MockServer(clock="real", ws_max_age=0.3) as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0)
+        with client.responses.connect() as conn:
+            events = list(conn)  # returns when the server closes (1000) at the cap, without any request
+    assert [(e.type, e.error.code) for e in events] == [("error", "websocket_connection_limit_reached")]  # type: ignore[union-attr]
+    assert "(0.005 minutes)" in events[0].error.message  # type: ignore[union-attr]
