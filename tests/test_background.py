@@ -473,6 +473,7 @@ def test_scripted_server_error_fails_the_job(client: openai.OpenAI, server: Mock
     assert phases(poll(client, server, created.id)) == ["queued", "in_progress", "failed"]
     failed = client.responses.retrieve(created.id)
     assert failed.error is not None and failed.error.code == "server_error" and failed.output == []
+    assert client.responses.cancel(created.id) == failed  # a failed job is final too
     # DECISIONS 7: the stream carries the nested error event, then response.failed.
     server.queue_error(503, "Overloaded.", type="server_error", code="server_overloaded")
     stream = client.responses.create(model="gpt-4o", input="hi", background=True, stream=True)
