@@ -18,6 +18,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .background import BackgroundTiming
 from .config import ServerConfig
 from .engine import Engine
 from .errors import APIError
@@ -26,6 +27,7 @@ from .server import MockServer
 
 __all__ = [
     "APIError",
+    "BackgroundTiming",
     "Engine",
     "ErrorReply",
     "FunctionCall",
