@@ -5,7 +5,7 @@ handle builds, so tests never see each other's responses, scripts, journal or cl
 server. Like pytest-httpserver's ``check_assertions()``, :meth:`Resplay.check` re-raises at teardown
 what went wrong on the server side during the test:
 
-* a handler crashed (aiohttp logged the exception and answered 500);
+* a handler crashed (the server logged the exception on the ``resplay`` or aiohttp logger);
 * scripted replies were queued but never consumed (opt out with ``allow_unused_replies``);
 * the engine recorded mismatches for the session (``Session.mismatches``, filled by strict scripting).
 """
@@ -34,7 +34,7 @@ __all__ = ["SESSION_HEADER", "Resplay", "ServerErrorLog"]
 class ServerErrorLog(logging.Handler):
     """Collects exceptions that aiohttp logs while serving (handler crashes) from any thread."""
 
-    LOGGERS = ("aiohttp.server", "aiohttp.web")
+    LOGGERS = ("resplay", "aiohttp.server", "aiohttp.web")
 
     def __init__(self) -> None:
         super().__init__(level=logging.ERROR)
