@@ -97,7 +97,7 @@ def timing_from_json(data: Any) -> BackgroundTiming:
         InvalidRequest: not an object, or a value that is not a non-negative number.
     """
     if not isinstance(data, Mapping):
-        raise InvalidRequest("'background' must be an object like {\"queued\": 1, \"in_progress\": 2}.")
+        raise InvalidRequest('\'background\' must be an object like {"queued": 1, "in_progress": 2}.')
     unknown = set(data) - {"queued", "in_progress"}
     if unknown:
         raise InvalidRequest(f"Unknown background timing key(s): {', '.join(sorted(unknown))}.")
@@ -466,4 +466,3 @@ def _deadlines(count: int, start: float, timing: BackgroundTiming) -> list[float
     deadlines += [running + timing.in_progress * (k + 1) / (middle + 1) for k in range(middle)]
     deadlines.append(running + timing.in_progress)
     return deadlines[:count]
-
