@@ -12,21 +12,16 @@ import gzip
 import json
 import textwrap
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-import httpx2
 import openai
 import pytest
-from openai.types.responses import CompactedResponse, Response, ResponseStreamEvent
-from openai.types.responses.input_token_count_response import InputTokenCountResponse
+from plugin_helpers import replay_with_sdk
 
 from mockserver.cli import main as cli_main
-from pytest_plugin import CassetteMismatch, UnusedInteractions, bodies, use_cassette
+from pytest_plugin import CassetteMismatch, UnusedInteractions, use_cassette
 from pytest_plugin.cassette import load_yaml
-from pytest_plugin.http import request_body
 from pytest_plugin.importer import import_cassette
 from tests.conftest import shared_or_skip
 
@@ -175,61 +170,6 @@ def test_imported_cassettes_replay_with_the_openai_sdk(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------ real traffic
-def _cast(path: str) -> Any:
-    if path.endswith("/responses/compact"):
-        return CompactedResponse
-    if path.endswith("/responses/input_tokens"):
-        return InputTokenCountResponse
-    if path == "/v1/responses" or (path.startswith("/v1/responses/") and path.count("/") == 3):
-        return Response
-    return object
-
-
-def replay_with_sdk(cassette_path: Path, client: openai.OpenAI) -> str:
-    """Replay every interaction of a cassette with the openai SDK; ``"clean"`` or why not."""
-    try:
-        with use_cassette(cassette_path) as cassette:
-            # What to send comes from the cassette itself (vcrpy's native form, already loaded).
-            recorded = list(cassette.data)
-            if any(urlsplit(r.uri).hostname != "api.openai.com" for r, _ in recorded):
-                cassette.options = replace(cassette.options, allow_unused=True)
-                return "another host"
-            if any("multipart/form-data" in str(r.headers) for r, _ in recorded):
-                cassette.options = replace(cassette.options, allow_unused=True)
-                return "multipart upload"
-            for request, response in recorded:
-                parts = urlsplit(request.uri)
-                path = parts.path[len("/v1") :]
-                query = dict(parse_qsl(parts.query))
-                raw = request_body(request)
-                body = json.loads(raw) if raw else None
-                rendered = bodies.render_sse(response["body"]["string"]) or []
-                events = [e for e in rendered if e.get("raw") != "[DONE]"]
-                stream = "text/event-stream" in str(response["headers"]).lower()
-                options: dict[str, Any] = {"params": query} if query else {}
-                kwargs: dict[str, Any] = {"cast_to": _cast(parts.path), "options": options, "stream": stream}
-                if stream:
-                    kwargs["stream_cls"] = openai.Stream[ResponseStreamEvent]
-                status = response["status"]["code"]
-                try:
-                    if request.method == "GET":
-                        result = client.get(path, **kwargs)
-                    elif request.method == "DELETE":
-                        result = client.delete(path, cast_to=object, options=options)
-                    else:
-                        result = client.post(path, body=body, **kwargs)
-                    if stream and len(list(result)) != len(events):
-                        return f"sdk: events lost in {path}"
-                except openai.APIStatusError as exc:
-                    if exc.status_code != status:
-                        return f"sdk: status {exc.status_code}, recorded {status}"
-    except (CassetteMismatch, UnusedInteractions) as exc:
-        return f"mismatch: {str(exc).splitlines()[0]}"
-    except (openai.APIError, httpx2.HTTPError, ValueError) as exc:
-        return f"sdk: {type(exc).__name__}: {exc}"
-    return "clean"
-
-
 def test_real_traffic_cassettes_import_and_replay(tmp_path: Path) -> None:
     root = shared_or_skip() / "real-traffic"
     sources = sorted(p for p in root.rglob("*.yaml"))
