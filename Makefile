@@ -35,7 +35,7 @@ typecheck: $(STAMP)
 
 # uvloop is optional: the bench measures the uvloop rows when it can be installed, and skips them if not.
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet 'uvloop>=0.19' || echo "uvloop unavailable: uvloop rows will be skipped"
+	$(BIN)/python -m pip install --quiet -e '.[fast]' || echo "uvloop unavailable: uvloop rows will be skipped"
 	$(BIN)/python -m bench
 
 clean:

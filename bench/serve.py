@@ -4,7 +4,7 @@ Both apps are served exactly like ``resplay serve`` serves (``web.AppRunner`` wi
 ``TCPSite`` on 127.0.0.1), so the only difference between the two is the application:
 
 * ``resplay``: the full emulator (validation, state, sequence numbers, token counting, journal,
-  API headers), with the real clock as the CLI uses it.
+  API headers), with the real clock and the start-up heap frozen, as the CLI runs it.
 * ``bare``: one aiohttp handler that reads the body and answers fixed bytes: the very JSON body
   or SSE stream resplay answered for the same request (``--json``/``--sse`` files), so both move the
   same number of bytes. It looks for ``"stream":true`` in the raw body instead of parsing it.
@@ -78,6 +78,9 @@ async def serve(app: web.Application, host: str, port: int) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     print(f"ready {server.sockets[0].getsockname()[1]}", flush=True)
+    from mockserver.cli import freeze_startup_heap
+
+    freeze_startup_heap()  # as `resplay serve` does once it listens
     try:
         await stop.wait()
     finally:
@@ -100,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=None, help="default: none, as `resplay serve`")
     parser.add_argument("--json", type=Path, help="bare: the JSON body to answer")
     parser.add_argument("--sse", type=Path, help="bare: the SSE stream to answer")
     args = parser.parse_args(argv)
