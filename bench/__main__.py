@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .http_load import HttpConfig, run_http
@@ -54,6 +55,62 @@ def _install_wrk(report: Report) -> bool:
     return False
 
 
+Section = Callable[[Report], None]
+
+
+def _sections(args: argparse.Namespace, tool: str, use_aimock: bool) -> list[tuple[int, Section]]:
+    """Each section's runner, in order (sections 1 and 2 share one run)."""
+
+    def http(report: Report) -> None:
+        print("sections 1-2: HTTP create under load", flush=True)
+        if args.smoke:
+            config = HttpConfig(
+                connections=(1,), duration=5, warmup=0, tool=tool, uvloop=False, aimock=False, requests=10
+            )
+        elif args.quick:
+            config = HttpConfig(connections=(32,), duration=2, warmup=0.5, tool=tool, aimock=use_aimock)
+        else:
+            config = HttpConfig(tool=tool, aimock=use_aimock)
+        run_http(report, config)
+
+    def ws(report: Report) -> None:
+        from .ws_turns import run_ws
+
+        print("section 3: WebSocket turns", flush=True)
+        run_ws(report, loops=3 if args.quick else 10)
+
+    def startup(report: Report) -> None:
+        from .startup import run_startup
+
+        print("section 4: start-up", flush=True)
+        aimock = aimock_install() if use_aimock else None
+        run_startup(report, repeat=5 if args.quick else 20, cli_repeat=2 if args.quick else 5, aimock=aimock)
+
+    def replay(report: Report) -> None:
+        from .replay import run_replay
+
+        print("section 5: cassette replay", flush=True)
+        run_replay(report, repeat=1 if args.quick else 2)
+
+    def memory(report: Report) -> None:
+        from .memory import measure, run_memory
+
+        print("section 6: memory per stored response", flush=True)
+        if args.smoke:
+            data = measure(200)
+            report.note(f"smoke: {data['bytes_per_response']:.0f} B per stored response over 200 (noisy)")
+        else:
+            run_memory(report, count=20_000 if args.quick else 100_000)
+
+    # Sections 1 and 2 come from one run: registered under 1, and under 2 when 1 is not asked for.
+    first = 1 if 1 in _wanted(args) else 2
+    return [(first, http), (3, ws), (4, startup), (5, replay), (6, memory)]
+
+
+def _wanted(args: argparse.Namespace) -> tuple[int, ...]:
+    return tuple(int(s) for s in args.only.split(",") if s.strip()) or ALL
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs, 32 connections only")
@@ -66,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generator", choices=("auto", "wrk", "aiohttp"), default="auto")
     parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
     args = parser.parse_args(argv)
-    sections = tuple(int(s) for s in args.only.split(",") if s.strip()) or ALL
+    sections = _wanted(args)
     if args.smoke:
         sections = tuple(s for s in sections if s in (1, 2, 6))
 
@@ -89,45 +146,18 @@ def main(argv: list[str] | None = None) -> int:
     }[tool]
 
     use_aimock = not (args.no_aimock or args.smoke)
-    if 1 in sections or 2 in sections:
-        print("sections 1-2: HTTP create under load", flush=True)
-        if args.smoke:
-            config = HttpConfig(
-                connections=(1,), duration=5, warmup=0, tool=tool, uvloop=False, aimock=False, requests=10
-            )
-        elif args.quick:
-            config = HttpConfig(connections=(32,), duration=2, warmup=0.5, tool=tool, aimock=use_aimock)
-        else:
-            config = HttpConfig(tool=tool, aimock=use_aimock)
-        run_http(report, config)
-        if 1 not in sections or 2 not in sections:
-            keep = 1 if 1 in sections else 2
-            report.rows = [r for r in report.rows if r.section == keep]
-    if 3 in sections:
-        from .ws_turns import run_ws
-
-        print("section 3: WebSocket turns", flush=True)
-        run_ws(report, loops=3 if args.quick else 10)
-    if 4 in sections:
-        from .startup import run_startup
-
-        print("section 4: start-up", flush=True)
-        aimock = aimock_install() if use_aimock else None
-        run_startup(report, repeat=5 if args.quick else 20, cli_repeat=2 if args.quick else 5, aimock=aimock)
-    if 5 in sections:
-        from .replay import run_replay
-
-        print("section 5: cassette replay", flush=True)
-        run_replay(report, repeat=1 if args.quick else 2)
-    if 6 in sections:
-        from .memory import measure, run_memory
-
-        print("section 6: memory per stored response", flush=True)
-        if args.smoke:
-            data = measure(200)
-            report.note(f"smoke: {data['bytes_per_response']:.0f} B per stored response over 200 (noisy)")
-        else:
-            run_memory(report, count=20_000 if args.quick else 100_000)
+    for section, run in _sections(args, tool, use_aimock):
+        if section not in sections:
+            continue
+        try:
+            run(report)
+        except Exception as exc:  # one broken section must not hide the others' figures
+            if args.smoke:
+                raise
+            report.note(f"Section {section} failed: {type(exc).__name__}: {exc}")
+    if (1 in sections) != (2 in sections):
+        dropped = 2 if 1 in sections else 1
+        report.rows = [r for r in report.rows if r.section != dropped]
     report.rows.sort(key=lambda r: r.section)
     report.note(f"Whole run: {time.perf_counter() - started:.0f} s.")
 

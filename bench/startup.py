@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from aiohttp import web
 
@@ -148,13 +149,26 @@ def run_startup(
     bare = _cli_ms([sys.executable, "-c", _BARE_SCRIPT], r"^ready \d+", cli_repeat)
     other = ""
     if aimock is not None and aimock.cli is not None:
+        report.extra_versions["aimock"] = aimock.version or "?"
         import shutil
+        import tempfile
 
         node = shutil.which("node") or "node"
-        aim = _cli_ms(
-            [node, str(aimock.cli), "--port", "0", "--log-level", "info"], r"listening on", cli_repeat
+        fixtures = Path(tempfile.mkdtemp(prefix="resplay-bench-aimock-start-"))
+        (fixtures / "f.json").write_text(
+            '{"fixtures": [{"match": {"userMessage": "hi"}, "response": {"content": "hi"}}]}'
         )
-        other = f"{aim:.0f}"
+        try:
+            aim = _cli_ms(
+                [node, str(aimock.cli), "--port", "0", "--fixtures", str(fixtures), "--log-level", "info"],
+                r"listening on",
+                cli_repeat,
+            )
+            other = f"{aim:.0f}"
+        except RuntimeError as exc:
+            report.note(f"aimock CLI start not measured: {exc}")
+        finally:
+            shutil.rmtree(fixtures, ignore_errors=True)
     report.add(
         Row(
             4,
