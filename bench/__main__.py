@@ -5,7 +5,7 @@ Usage::
     python -m bench                  # the whole suite (~3-4 min on 2 cores), README updated
     python -m bench --quick          # shorter runs, 32 connections only (~1 min)
     python -m bench --only 1,2       # some sections
-    python -m bench --smoke          # a few requests per figure (tests/test_bench_smoke.py)
+    python -m bench --smoke          # sections 1-2, a few requests each (tests/test_bench_smoke.py)
     python -m bench --no-readme      # print only
 
 Sections: 1 non-streaming create, 2 streaming create, 3 WebSocket turns, 4 start-up, 5 cassette
@@ -93,14 +93,10 @@ def _sections(args: argparse.Namespace, tool: str, use_aimock: bool) -> list[tup
         run_replay(report, repeat=1 if args.quick else 2)
 
     def memory(report: Report) -> None:
-        from .memory import measure, run_memory
+        from .memory import run_memory
 
         print("section 6: memory per stored response", flush=True)
-        if args.smoke:
-            data = measure(200)
-            report.note(f"smoke: {data['bytes_per_response']:.0f} B per stored response over 200 (noisy)")
-        else:
-            run_memory(report, count=20_000 if args.quick else 100_000)
+        run_memory(report, count=20_000 if args.quick else 100_000)
 
     # Sections 1 and 2 come from one run: registered under 1, and under 2 when 1 is not asked for.
     first = 1 if 1 in _wanted(args) else 2
@@ -125,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sections = _wanted(args)
     if args.smoke:
-        sections = tuple(s for s in sections if s in (1, 2, 6))
+        sections = tuple(s for s in sections if s in (1, 2))
 
     report = Report()
     started = time.perf_counter()

@@ -47,7 +47,18 @@ def test_smoke_run_prints_every_http_row_next_to_its_baseline() -> None:
         assert ratio.endswith("×"), row
     # The streamed answer was checked as a full stream (event count in the label).
     assert re.search(r"stream create \((\d+) events", table)
-    assert "B per stored response" in table
+
+
+def test_memory_probe_stores_every_response() -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from bench.memory import measure
+    finally:
+        sys.path.remove(str(ROOT))
+    data = measure(50)
+    assert data["count"] == 50
+    assert data["json_bytes"] > 500  # a full Response object, not an error envelope
+    assert data["create_us"] > 0
 
 
 def test_update_readme_replaces_only_the_marked_block(tmp_path: Path) -> None:
