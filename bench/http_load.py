@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .loadgen import LoadResult, run_load
+from .loadgen import LoadResult, process_cpu_seconds, run_load
 from .report import Report, Row, fmt_ms, fmt_rate, ratio
 from .servers import Pending, ServerProcess, aimock_install, spawn_bench_server, start_aimock
 
@@ -180,6 +180,7 @@ def run_http(report: Report, config: HttpConfig, log: Callable[[str], None] = pr
                     if name.endswith("/uvloop") and conns != config.uvloop_connections:
                         continue
                     reset(server)
+                    cpu_before = process_cpu_seconds(server.process.pid)
                     result = run_load(
                         server.url + "/v1/responses",
                         body,
@@ -189,10 +190,14 @@ def run_http(report: Report, config: HttpConfig, log: Callable[[str], None] = pr
                         tool=config.tool,
                         requests=config.requests,
                     )
+                    cpu_after = process_cpu_seconds(server.process.pid)
+                    if cpu_before is not None and cpu_after is not None and result.requests:
+                        result.server_cpu_us = (cpu_after - cpu_before) / result.requests * 1e6
                     results[f"{mode}/{name}/{conns}"] = result
                     log(
                         f"  {mode:4} {name:15} c={conns:<3} {result.rps:9,.0f} req/s  "
-                        f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  errors {result.errors}"
+                        f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  "
+                        f"cpu {result.server_cpu_us:6.1f} µs/req  errors {result.errors}"
                     )
     finally:
         for server in servers.values():
@@ -249,6 +254,20 @@ def _rows(
                         ratio(ours.p99_ms, other.p99_ms) if other else "",
                     )
                 )
+                if ours.server_cpu_us and base.server_cpu_us and conns == config.uvloop_connections:
+                    report.add(
+                        Row(
+                            section,
+                            f"{label}: server CPU µs per request (lower is better; robust to machine noise)",
+                            f"{ours.server_cpu_us:.0f}",
+                            f"{base.server_cpu_us:.0f}",
+                            ratio(ours.server_cpu_us, base.server_cpu_us),
+                            f"{other.server_cpu_us:.0f}" if other and other.server_cpu_us else "",
+                            ratio(ours.server_cpu_us, other.server_cpu_us)
+                            if other and other.server_cpu_us
+                            else "",
+                        )
+                    )
                 errors = {k: v.errors for k, v in results.items() if v.errors}
                 if errors:
                     report.note(f"errors during HTTP runs: {errors}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["LoadResult", "aiohttp_load", "run_load", "wrk_path"]
+__all__ = ["LoadResult", "aiohttp_load", "process_cpu_seconds", "run_load", "wrk_path"]
 
 
 @dataclass
@@ -40,11 +41,23 @@ class LoadResult:
     """Socket errors, timeouts and non-2xx answers."""
     p50_ms: float
     p99_ms: float
+    server_cpu_us: float = 0.0
+    """Server process CPU time (user + system) per completed request, when measured (Linux)."""
 
     @property
     def rps(self) -> float:
         """Requests per second."""
         return self.requests / self.seconds if self.seconds > 0 else 0.0
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (``/proc``; ``None`` elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wrk_path() -> str | None:
