@@ -390,3 +390,56 @@ def test_blobs_are_deterministic_under_a_seed() -> None:
         )
         bodies.append(json.dumps(run.response))
     assert bodies[0] == bodies[1] and "gAAAAA" in bodies[0]
+
+
+# --- WebSocket ---------------------------------------------------------------------------------------------
+
+
+def ws_turn(connection: Any, **create: Any) -> list[dict[str, Any]]:
+    """Send one ``response.create`` and collect its frames (raw JSON) up to the terminal or error event."""
+    connection.response.create(**create)
+    frames: list[dict[str, Any]] = []
+    while True:
+        frames.append(json.loads(connection.recv_bytes()))
+        if frames[-1]["type"] in ("response.completed", "response.incomplete", "response.failed", "error"):
+            return frames
+
+
+def test_websocket_stateless_handoff_across_connections(client: openai.OpenAI) -> None:
+    with client.responses.connect() as first_connection:
+        first = ws_turn(
+            first_connection, model=MODEL, input=QUESTION, tools=[TOOL], reasoning=REASONING, store=False
+        )
+    for frame in first:
+        assert_faithful(frame, kind="ws_event")
+    done = [
+        f["item"]
+        for f in first
+        if f["type"] == "response.output_item.done" and f["item"]["type"] == "reasoning"
+    ]
+    assert done and done[0]["encrypted_content"].startswith("gAAAAA")
+    output = first[-1]["response"]["output"]
+    call = next(i for i in output if i["type"] == "function_call")
+    items = [
+        {"role": "user", "content": QUESTION},
+        *output,
+        {"type": "function_call_output", "call_id": call["call_id"], "output": "21C"},
+    ]
+    # A new connection has no cache of the first: the blobs carry the state (SPEC §6.5, §8).
+    with client.responses.connect() as second_connection:
+        second = ws_turn(
+            second_connection, model=MODEL, input=items, tools=[TOOL], reasoning=REASONING, store=False
+        )
+        text = second[-1]["response"]["output"][-1]["content"][0]["text"]
+        assert CONTINUED.search(text) is not None
+        tampered = [dict(i) for i in items]
+        tampered[1]["encrypted_content"] = tampered[1]["encrypted_content"][:-4]
+        error = ws_turn(second_connection, model=MODEL, input=tampered, tools=[TOOL], store=False)
+        assert_faithful(error[-1], kind="ws_event")
+        # The connection stays usable after a request-scoped error.
+        again = ws_turn(
+            second_connection, model=MODEL, input=items, tools=[TOOL], reasoning=REASONING, store=False
+        )
+    assert error[-1]["type"] == "error" and error[-1]["status"] == 400
+    assert error[-1]["error"]["code"] == "invalid_encrypted_content" and error[-1]["error"]["param"] is None
+    assert again[-1]["type"] == "response.completed"
