@@ -182,6 +182,8 @@ class ResplayCassette(Cassette):  # type: ignore[misc]
         self._recorded_cache: dict[int, Normalised] = {}
         self._pending: dict[int, dict[str, str]] = {}
         self._loading = False
+        self.pumps: set[Any] = set()
+        """Running aiohttp recording pumps (kept referenced until they finish)."""
 
     def _load(self) -> None:
         self._loading = True
@@ -355,7 +357,9 @@ class ResplayCassette(Cassette):  # type: ignore[misc]
         """
         if self.mismatches:
             raise CassetteMismatch(self.mismatches[0])
-        replaying = self.rewound and self.options.record_mode not in ("all", "rewrite")
+        # Only a pure replay (none, or once with an existing file) checks: recording modes may drop or
+        # replace interactions on purpose.
+        replaying = self.rewound and self.options.record_mode in ("none", "once")
         unused = self.unused()
         if replaying and unused and not self.options.allow_unused:
             listed = "\n".join(f"  #{i}: {self.data[i][0].method} {self.data[i][0].uri}" for i in unused[:10])

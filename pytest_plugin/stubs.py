@@ -123,8 +123,70 @@ def _recorder(cassette: ResplayCassette, vcr_request: VcrRequest, response: Any)
     return finish
 
 
+class _PumpProtocol:
+    """Stands in for the connection behind the tee's ``StreamReader`` (the pump feeds it; readers wait).
+
+    ``connected`` must be true, or aiohttp refuses to wait for data that has not arrived yet.
+    """
+
+    _reading_paused = False
+    connected = True
+
+    def pause_reading(self) -> None:
+        """Nothing to pause: the pump reads the real connection at its own pace."""
+
+    def resume_reading(self, resume_parser: bool = True) -> None:
+        """See :meth:`pause_reading`."""
+
+
+async def _aiohttp_record_response(cassette: ResplayCassette, vcr_request: VcrRequest, response: Any) -> None:
+    """Streaming replacement of vcrpy's aiohttp ``record_response`` (which reads the whole body first).
+
+    A pump copies the network stream into a fresh ``StreamReader`` that the client reads as chunks
+    arrive, and records the body at the end. aiohttp has already undone ``content-encoding``, so the
+    recorded headers drop it.
+    """
+    import asyncio
+
+    from aiohttp import streams
+    from vcr.stubs.aiohttp_stubs import _serialize_headers
+
+    original = response.content
+    loop = asyncio.get_running_loop()
+    tee = streams.StreamReader(_PumpProtocol(), 2**22, loop=loop)
+    response.content = tee
+    headers = {
+        k: v for k, v in _serialize_headers(response.headers).items() if k.lower() != "content-encoding"
+    }
+
+    async def pump() -> None:
+        chunks: list[bytes] = []
+        try:
+            async for chunk in original.iter_any():
+                chunks.append(chunk)
+                tee.feed_data(chunk)
+        except Exception as exc:  # the connection broke or the client closed early: keep what came
+            tee.set_exception(exc)
+        finally:
+            tee.feed_eof()
+            body = b"".join(chunks)
+            status = {"code": response.status, "message": response.reason}
+            cassette.append(vcr_request, {"status": status, "headers": headers, "body": {"string": body}})
+
+    task = loop.create_task(pump())
+    cassette.pumps.add(task)
+    task.add_done_callback(cassette.pumps.discard)
+
+
 def patchers(cassette: ResplayCassette) -> Iterator[contextlib.AbstractContextManager[Any]]:
-    """``mock.patch`` objects routing httpx2 / httpx transports through ``cassette``."""
+    """``mock.patch`` objects routing httpx2 / httpx transports through ``cassette``, and streaming
+    recording for vcrpy's aiohttp interceptor."""
+    try:
+        import vcr.stubs.aiohttp_stubs as aiohttp_stubs
+    except ImportError:  # pragma: no cover - aiohttp is a dependency of resplay
+        pass
+    else:
+        yield mock.patch.object(aiohttp_stubs, "record_response", _aiohttp_record_response)
     for httpx, handle, handle_async in _ORIGINALS.values():
         tee, async_tee = _tee_classes(httpx)
 

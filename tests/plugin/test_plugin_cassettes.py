@@ -83,7 +83,10 @@ def test_previous_response_id_chain(api: openai.OpenAI) -> None:
 @pytest.mark.resplay
 def test_function_call_round_trip(api: openai.OpenAI) -> None:
     call = api.responses.create(
-        model="gpt-5", input="What is the weather in Paris? Use get_weather.", tools=[WEATHER], tool_choice="required"
+        model="gpt-5",
+        input="What is the weather in Paris? Use get_weather.",
+        tools=[WEATHER],
+        tool_choice="required",
     )
     [item] = [i for i in call.output if i.type == "function_call"]
     answer = api.responses.create(
@@ -97,7 +100,9 @@ def test_function_call_round_trip(api: openai.OpenAI) -> None:
 
 @pytest.mark.resplay
 async def test_async_stream(api_base_url: str) -> None:
-    async with openai.AsyncOpenAI(base_url=api_base_url, api_key="sk-resplay-cassettes-0000", max_retries=0) as c:
+    async with openai.AsyncOpenAI(
+        base_url=api_base_url, api_key="sk-resplay-cassettes-0000", max_retries=0
+    ) as c:
         kinds = [e.type async for e in await c.responses.create(model="gpt-5", input="Hi", stream=True)]
     assert kinds[-1] == "response.completed"
 

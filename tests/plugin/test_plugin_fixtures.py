@@ -157,7 +157,7 @@ def test_sessions_stay_apart_under_xdist(project: Project) -> None:
     assert ports["gw0"] != ports["gw1"]
 
 
-@pytest.mark.parametrize("style", ["sync", "async"])
+@pytest.mark.parametrize("style", ["sync", "async", "aiohttp"])
 def test_sse_reaches_the_client_while_recording(project: Project, style: str) -> None:
     """The recording stub tees the stream: the first event arrives before the upstream finishes."""
     project.write(
@@ -234,8 +234,28 @@ def test_sse_reaches_the_client_while_recording(project: Project, style: str) ->
                     upstream.gate.set()
             assert kinds == ["response.created", "response.completed"]
             assert upstream.released_by_client is True
+
+        @pytest.mark.resplay
+        async def test_aiohttp(upstream):
+            http = openai.DefaultAioHttpClient()
+            async with openai.AsyncOpenAI(base_url=upstream.url, api_key="sk-t123456789", max_retries=0,
+                                          http_client=http) as c:
+                kinds = []
+                async for event in await c.responses.create(model="gpt-5", input="x", stream=True):
+                    kinds.append(event.type)
+                    upstream.gate.set()
+            assert kinds == ["response.created", "response.completed"]
+            assert upstream.released_by_client is True
         """,
     )
     project.run("--record-mode=once", "-k", f"test_{style}").assert_outcomes(passed=1)
     text = project.cassette("test_stream", f"test_{style}").read_text()
     assert "- event: response.completed" in text
+    project.run("-k", f"test_{style}").assert_outcomes(failed=1)  # replay: the gate is never opened
+    project.write(
+        "test_stream.py",
+        project.path.joinpath("test_stream.py")
+        .read_text()
+        .replace("assert upstream.released_by_client is True", "pass"),
+    )
+    project.run("-k", f"test_{style}").assert_outcomes(passed=1)  # but the recorded stream replays
