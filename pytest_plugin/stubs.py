@@ -153,7 +153,7 @@ async def _aiohttp_record_response(cassette: ResplayCassette, vcr_request: VcrRe
 
     original = response.content
     loop = asyncio.get_running_loop()
-    tee = streams.StreamReader(_PumpProtocol(), 2**22, loop=loop)
+    tee = streams.StreamReader(_PumpProtocol(), 2**22, loop=loop)  # type: ignore[arg-type]
     response.content = tee
     headers = {
         k: v for k, v in _serialize_headers(response.headers).items() if k.lower() != "content-encoding"
