@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -340,3 +341,19 @@ def test_no_generated_secret_ever_lands_in_a_cassette(env_secret: str, key_body:
     for secret in secrets:
         assert secret not in text
         assert secret not in replayed
+
+
+def test_plain_vcrpy_replays_a_resplay_cassette_through_the_serializer() -> None:
+    """The skeleton is vcrpy's: vcrpy itself replays our files once it knows the serializer."""
+    import openai
+    import vcr
+
+    path = Path(__file__).resolve().parents[2] / "cassettes/test_plugin_cassettes/test_text_answer.yaml"
+    uri = load_yaml(path.read_text())["interactions"][0]["request"]["uri"]
+    recorder = vcr.VCR(record_mode="none", serializer="resplay", match_on=["method", "path"])
+    recorder.register_serializer("resplay", ResplaySerializer())
+    with (
+        recorder.use_cassette(str(path)),
+        openai.OpenAI(base_url=uri.rsplit("/", 1)[0], api_key="sk-x0123456789", max_retries=0) as client,
+    ):
+        assert client.responses.create(model="gpt-5", input="Say hello in French.").output_text
