@@ -114,6 +114,10 @@ class ModelInfo:
     token_style: str = "harmony"
     reasoning_context: str | None = None
 
+    def __post_init__(self) -> None:
+        if not self.response_model:
+            object.__setattr__(self, "response_model", self.name)
+
     def effective_effort(self, requested: str | None) -> str | None:
         """The effort a request runs with: the requested one, else the model's default."""
         return requested if requested is not None else self.default_effort

@@ -49,6 +49,7 @@ __all__ = [
     "decode",
     "encode",
     "input_breakdown",
+    "preload",
     "render_canonical",
     "render_tool",
 ]
@@ -209,6 +210,12 @@ def _encoder(encoding: str) -> _Tokenizer:
                 raise TokenizerUnavailable(f"quicktok's {encoding} fails the self-test on {sample!r}")
             _encoders[encoding] = enc = loaded
     return enc
+
+
+def preload(encodings: Iterable[str] = ENCODINGS) -> None:
+    """Load the encoders now (about a second for o200k_base) instead of on the first request."""
+    for name in encodings:
+        _encoder(name)
 
 
 def _clean(text: str) -> str:

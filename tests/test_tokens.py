@@ -495,3 +495,8 @@ def test_loaded_namespace_renders_its_deferred_functions() -> None:
     output = {"type": "tool_search_output", "tools": [namespace], "execution": "server"}
     with_output = count_input(instructions=None, tools=[namespace], items=[_user("hi"), output])
     assert with_output > count_input(instructions=None, tools=[namespace], items=[_user("hi")])
+
+
+def test_preload() -> None:
+    tokens.preload()
+    assert set(tokens.ENCODINGS) <= set(tokens._encoders)
