@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import background, compaction, continuity, generator, reasoning, tokens, validation
+from . import background, catalog, compaction, continuity, generator, reasoning, tokens, validation
 from .catalog import Catalog, ModelInfo
 from .clock import Clock, RealClock, VirtualClock
 from .config import ServerConfig
@@ -318,7 +318,7 @@ class Engine:
         """What the model says: the next queued reply, else the default model."""
         state, request, model = turn.state, turn.request, turn.model
         if is_warmup(request):
-            return generator.Plan()  # warm-up: request state only, no output, no queued reply used (SPEC §6.2)
+            return generator.Plan()  # warm-up: state only, no output, no queued reply used (SPEC §6.2)
         if turn.window is not None and turn.window.forced:
             return generator.Plan()  # final compaction_trigger: the output is the compaction item (SPEC §12)
         reply = state.replies.popleft() if state.replies else None
@@ -530,43 +530,23 @@ class Engine:
         model = self.catalog.lookup(name) if isinstance(name, str) else None
         if model is None:
             # Observed: 400 model_not_found, not 404 (real-traffic README).
-            raise InvalidRequest(
-                f"The requested model '{name}' does not exist.", param="model", code="model_not_found"
-            )
+            raise catalog.model_not_found(str(name))
         return model
 
     def _effort(self, request: Mapping[str, Any], model: ModelInfo) -> str | None:
-        reasoning = request.get("reasoning") or {}
-        effort = reasoning.get("effort")
-        if not model.reasoning:
-            if effort is not None:
-                raise InvalidRequest(
-                    "Unsupported parameter: 'reasoning.effort' is not supported with this model.",
-                    param="reasoning.effort",
-                    code="unsupported_parameter",
-                )
-            return None
-        if effort is None:
-            effort = model.default_effort
-        elif effort not in model.efforts:
-            # Observed verbatim for gpt-5.1 + 'minimal' (SPEC §8).
-            raise InvalidRequest(
-                f"Unsupported value: '{effort}' is not supported with the '{model.name}' model. "
-                f"Supported values are: {_join(model.efforts)}.",
-                param="reasoning.effort",
-                code="unsupported_value",
-            )
-        if effort != "none" and not model.temperature:
+        """The effective reasoning effort; rejects efforts and sampling parameters the model refuses."""
+        requested = (request.get("reasoning") or {}).get("effort")
+        if requested is not None and requested not in model.efforts:
+            # Observed verbatim for gpt-5.1 + 'minimal' (SPEC §8); models without reasoning refuse the knob.
+            raise catalog.effort_not_supported(model, str(requested))
+        effort = model.effective_effort(requested) if model.reasoning else None
+        if not model.accepts_sampling(effort):
             # Sampling parameters are refused while a reasoning model reasons; with effort "none" they are
             # accepted (real traffic: gpt-5.6 reasoning_off_keeps_sampling_params).
             for param in ("temperature", "top_p"):
                 if request.get(param) is not None:
-                    raise InvalidRequest(
-                        f"Unsupported parameter: '{param}' is not supported with this model.",
-                        param=param,
-                        code="unsupported_parameter",
-                    )
-        return None if effort is None else str(effort)
+                    raise catalog.parameter_not_supported(param)
+        return effort
 
     def _parent(
         self,
@@ -716,7 +696,7 @@ class Engine:
             "max_output_tokens": request.get("max_output_tokens"),
             "max_tool_calls": request.get("max_tool_calls"),
             "metadata": request.get("metadata") or {},
-            "model": model.name if model.name == request.get("model") else request.get("model"),
+            "model": model.response_model,  # the dated snapshot that served it, as real traffic echoes
             "moderation": None,
             "output": output,
             "parallel_tool_calls": request.get("parallel_tool_calls") is not False,
@@ -893,8 +873,3 @@ def _echo_tool(tool: Mapping[str, Any]) -> dict[str, Any]:
     }
     echoed.update(tool)
     return echoed
-
-
-def _join(values: Sequence[str]) -> str:
-    quoted = [f"'{v}'" for v in values]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f", and {quoted[-1]}"
