@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import __version__
+from . import __version__, tokens
 from .config import ServerConfig
 from .engine import Engine
 from .web import make_app
@@ -77,6 +77,7 @@ async def _serve(config: ServerConfig) -> None:
             "use --api-key or bind 127.0.0.1",
             file=sys.stderr,
         )
+    tokens.preload_in_background()
     runner = web.AppRunner(make_app(Engine(config)), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import tokens
 from .config import ServerConfig
 from .engine import Engine
 from .script import ErrorReply, FunctionCall, FunctionCallsReply, Reply, TextReply
@@ -45,6 +46,7 @@ class MockServer:
             config = ServerConfig(**{**config.__dict__, **options})
         self.config = config
         self.engine = Engine(config)
+        tokens.preload_in_background()
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

@@ -218,6 +218,24 @@ def preload(encodings: Iterable[str] = ENCODINGS) -> None:
         _encoder(name)
 
 
+def preload_in_background() -> None:
+    """Start :func:`preload` on a daemon thread, once per process.
+
+    Servers call this at start so that start-up stays in milliseconds while the encoders load; a request
+    that needs an encoder before it is ready waits for it on the loader's lock.
+    """
+    global _preloading
+    with _preload_lock:  # not the loader's lock: that one is held for the whole load
+        if _preloading:
+            return
+        _preloading = True
+    threading.Thread(target=preload, name="resplay-tokenizer-preload", daemon=True).start()
+
+
+_preloading = False
+_preload_lock = threading.Lock()
+
+
 def _clean(text: str) -> str:
     """Replace lone surrogates (valid in a JSON string, not in UTF-8) by U+FFFD, as tiktoken does."""
     try:
