@@ -355,6 +355,8 @@ class Engine:
             tools=request.get("tools") or (),
             items=turn.context,
             encoding=turn.model.encoding,
+            style=turn.model.token_style,
+            text_format=(request.get("text") or {}).get("format"),
             reasoning_context=turn.carry.reasoning_context,
         )
         output_tokens += continuity.finish(
@@ -418,6 +420,8 @@ class Engine:
             tools=request.get("tools") or (),
             items=context,
             encoding=model.encoding,
+            style=model.token_style,
+            text_format=(request.get("text") or {}).get("format"),
             reasoning_context=carry.reasoning_context,
         )
         return {"object": "response.input_tokens", "input_tokens": count}

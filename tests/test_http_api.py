@@ -229,10 +229,13 @@ def test_input_items_pagination(client: openai.OpenAI) -> None:
     assert len({item.id for item in every}) == 25
 
 
-def test_input_tokens_equals_create_usage(client: openai.OpenAI) -> None:
-    first = client.responses.create(model="gpt-5.5", input="Remember the number 42.")
+@pytest.mark.parametrize("model", ["gpt-5.5", "gpt-4.1", "gpt-3.5-turbo", "o3"])
+def test_input_tokens_equals_create_usage(client: openai.OpenAI, model: str) -> None:
+    first = client.responses.create(model=model, input="Remember the number 42.")
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
     body: dict[str, Any] = {
-        "model": "gpt-5.5",
+        "model": model,
+        "text": {"format": {"type": "json_schema", "name": "answer", "schema": schema}},
         "instructions": "Be brief.",
         "input": [{"role": "user", "content": "What was the number?"}],
         "tools": [WEATHER_TOOL],
