@@ -19,6 +19,7 @@ is a timer on the session clock, so ``POST /_resplay/clock/advance`` reaches it 
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections import deque
@@ -30,7 +31,7 @@ import orjson
 
 from . import errors, validation
 from .engine import Engine, Run, is_warmup
-from .errors import APIError, InvalidRequest, PayloadTooLarge
+from .errors import APIError, InvalidRequest, PayloadTooLarge, ServerFault
 from .events import TERMINAL_EVENTS
 from .store import StoredResponse
 
@@ -50,6 +51,9 @@ MAX_NAMED_LANES = 32
 MAX_PENDING_STEERS = 8
 """Accepted steers one response may hold before ``too_many_pending_steers`` (chosen, SPEC §16)."""
 
+_FINISHED_KEPT = 4096
+"""Finished responses remembered for steer answers (``response_already_completed``)."""
+_logger = logging.getLogger("resplay")
 _STREAM_ID = re.compile(r"[A-Za-z0-9_.-]{1,256}")
 _CLIENT_EVENTS = ("response.create", "response.steer")
 _STEER_KEYS = frozenset({"type", "previous_response_id", "input"})
@@ -84,12 +88,19 @@ class _Active:
     run: Run
     event: dict[str, Any]
     """The ``response.create`` it came from (an automatic successor inherits its settings)."""
-    frames: deque[dict[str, Any]]
     cached: StoredResponse
     """What the connection-local cache keeps once the response is done (history flattened in)."""
+    warmup: bool
+    """``generate: false``: ``response.in_progress`` is skipped (created -> completed)."""
+    sent: int = 0
+    """How many of ``run.events`` were handed out (a paced run releases them over time)."""
     seq: int = 0
     """Next ``sequence_number`` of this response's stream (steer events take numbers too)."""
     steers: list[_Steer] = field(default_factory=list)
+    unsubscribe: Callable[[], None] | None = None
+
+    def has_frames(self) -> bool:
+        return self.sent < len(self.run.events)
 
 
 @dataclass(eq=False, slots=True)
@@ -106,7 +117,7 @@ class _Lane:
     """Whether the lane is in the send rotation."""
 
     def has_output(self) -> bool:
-        return bool(self.out) or (self.active is not None and bool(self.active.frames))
+        return bool(self.out) or (self.active is not None and self.active.has_frames())
 
 
 @dataclass(eq=False, slots=True)
@@ -189,11 +200,17 @@ class WsConnection:
             return
         entry["body"] = event
         kind = event.get("type")
-        if kind == "response.create":
-            self._on_create(event, entry)
-        elif kind == "response.steer":
-            self._on_steer(event, entry)
-        elif "type" not in event or kind is None:
+        try:
+            if kind == "response.create":
+                self._on_create(event, entry)
+            elif kind == "response.steer":
+                self._on_steer(event, entry)
+        except Exception:
+            self._reject(self._control, entry, _our_fault(str(kind)))
+            return
+        if kind in _CLIENT_EVENTS:
+            return
+        if "type" not in event or kind is None:
             self._reject(self._control, entry, errors.missing_required("type"))
         elif not isinstance(kind, str):
             self._reject(self._control, entry, errors.invalid_type("type", "a string", kind))
@@ -242,6 +259,8 @@ class WsConnection:
         self._ready.clear()
         for lane in self._lanes():
             lane.out.clear()
+            if lane.active is not None and lane.active.unsubscribe is not None:
+                lane.active.unsubscribe()
             lane.active = None
             lane.latest = None
             lane.pending_steers.clear()
@@ -270,7 +289,7 @@ class WsConnection:
             self._reject(self._control, entry, errors.invalid_stream_id())
             return
         if self._expired():
-            self._expire()
+            self._expire(entry)
             return
         lane = self._named.get(stream_id) if stream_id is not None else self._default
         if stream_id is not None and lane is None and len(self._named) >= MAX_NAMED_LANES:
@@ -319,9 +338,14 @@ class WsConnection:
             create.steers.extend(pending)
             event = {**event, "input": _steer_items(pending) + _as_items(event.get("input"))}
         try:
-            run = self._engine.create(
-                event, session=self._session, websocket=True, parent_lookup=self._parent_lookup(event)
-            )
+            try:
+                run = self._engine.create(
+                    event, session=self._session, websocket=True, parent_lookup=self._parent_lookup(event)
+                )
+            except APIError:
+                raise
+            except Exception as bug:
+                raise _our_fault("response.create") from bug
         except APIError as exc:
             if isinstance(previous, str) and lane.latest is not None and lane.latest.id == previous:
                 # SPEC §6.5: a failed same-lane continuation evicts its parent (cross-lane forks keep it).
@@ -330,14 +354,18 @@ class WsConnection:
             for steer in create.steers:
                 self._steer_failed(lane, steer, "successor_creation_failed", _successor_failed(steer, exc))
             return
-        events = run.events
-        if is_warmup(event):
-            # generate=false warm-up: created -> completed, nothing in between (SPEC §6.2, chosen).
-            events = [e for e in events if e["type"] != "response.in_progress"]
-        lane.active = _Active(run, event, deque(events), self._cache_record(run))
+        active = lane.active = _Active(run, event, self._cache_record(run), is_warmup(event))
+        if not run.done:
+            # A run that releases its events over time (latency) wakes the lane as they come.
+            active.unsubscribe = run.subscribe(lambda: self._released(lane))
         if create.entry is not None:
             create.entry.update(status=200, response_id=run.id)
         self._mark_ready(lane)
+
+    def _released(self, lane: _Lane) -> None:
+        self._mark_ready(lane)
+        if self.on_wake is not None:
+            self.on_wake()
 
     def _take(self, lane: _Lane) -> Outgoing | None:
         if lane.out:
@@ -346,9 +374,13 @@ class WsConnection:
                 self.close()
             return item
         active = lane.active
-        if active is None or not active.frames:
+        if active is None or not active.has_frames():
             return None
-        frame = dict(active.frames.popleft())
+        frame = dict(active.run.events[active.sent])
+        active.sent += 1
+        if active.warmup and frame["type"] == "response.in_progress":
+            # generate=false warm-up: created -> completed, nothing in between (SPEC §6.2, chosen).
+            return self._take(lane)
         frame["sequence_number"] = active.seq
         active.seq += 1
         if lane.stream_id is not None:
@@ -360,8 +392,12 @@ class WsConnection:
     def _finish(self, lane: _Lane, active: _Active) -> None:
         """A response's terminal event went out: cache it, apply steers, start what waits."""
         lane.active = None
+        if active.unsubscribe is not None:
+            active.unsubscribe()
         lane.latest = active.cached
         self._finished[active.run.id] = (lane, str(active.event.get("model")), active.seq)
+        if len(self._finished) > _FINISHED_KEPT:
+            del self._finished[next(iter(self._finished))]
         if active.steers:
             self._after_steered(lane, active)
         self._schedule()
@@ -567,13 +603,17 @@ class WsConnection:
         # The timer may lag under the real clock (ticker); the age check does not.
         return self._cap_passed or self._clock.now() - self._opened >= self._max_age
 
-    def _expire(self) -> None:
+    def _expire(self, entry: dict[str, Any] | None = None) -> None:
         """The documented error event, then close 1000 (SPEC §6.6); queued creates are dropped."""
         if self._closing:
             return
         self._closing = True
+        limit = _connection_limit(self._max_age)
+        for dropped in [*self._backlog, _Create(self._control, {}, entry)]:
+            if dropped.entry is not None:
+                dropped.entry.update(status=limit.status, error=limit.error_object())
         self._backlog.clear()
-        self._push(self._control, _error_frame(_connection_limit(self._max_age), None))
+        self._push(self._control, _error_frame(limit, None))
         self._push(self._control, Close(1000, "WebSocket connection age limit reached"))
 
     # --- helpers --------------------------------------------------------------------------------
@@ -705,6 +745,12 @@ def _shard(response_id: str) -> str:
 
 
 # --- chosen wordings (listed in docs/errors.md) -------------------------------------------------------
+
+
+def _our_fault(what: str) -> ServerFault:
+    """A bug of ours: logged, answered like the HTTP 500 (observed wording), the connection kept."""
+    _logger.exception("resplay: unhandled error on WebSocket %s", what)
+    return ServerFault("The server had an error while processing your request. Sorry about that!")
 
 
 def _invalid_json() -> InvalidRequest:

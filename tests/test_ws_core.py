@@ -15,6 +15,7 @@ import pytest
 from mockserver import Engine, ServerConfig
 from mockserver.events import TERMINAL_EVENTS
 from mockserver.script import FunctionCall, FunctionCallsReply
+from mockserver.store import MemoryStore, StoredResponse
 from mockserver.wsmode import MAX_IN_FLIGHT, MAX_NAMED_LANES, MAX_PENDING_STEERS, Close, WsConnection
 
 from fidelity import assert_faithful
@@ -309,6 +310,11 @@ def test_busy_connection_finishes_the_running_response_then_closes() -> None:
     kinds = [i["type"] if isinstance(i, dict) else "close" for i in items]
     assert kinds.count("response.completed") == 1  # the queued create never starts
     _limit_then_close(items)
+    journal = engine.session().journal
+    assert [(e["status"], (e["error"] or {}).get("code")) for e in journal] == [
+        (200, None),
+        (400, "websocket_connection_limit_reached"),
+    ]
 
 
 def test_create_after_the_cap_gets_the_error_even_before_the_timer() -> None:
@@ -454,3 +460,22 @@ def test_malformed_steer_is_a_ws_error() -> None:
     conn.receive_text(json.dumps({"type": "response.steer", "input": "x"}))
     (error,) = frames(conn)
     assert error["error"]["code"] == "missing_required_parameter"
+
+
+def test_a_failing_store_is_a_500_error_event_and_the_connection_survives() -> None:
+    class FlakyStore(MemoryStore):
+        broken = True
+
+        def put(self, session: str, record: StoredResponse) -> None:
+            if self.broken:
+                raise OSError("disk full")
+            super().put(session, record)
+
+    store = FlakyStore()
+    conn = WsConnection(Engine(ServerConfig(seed=3, clock="virtual"), store=store))
+    send(conn, input="one")
+    (error,) = frames(conn)
+    assert (error["status"], error["error"]["type"]) == (500, "server_error")
+    store.broken = False
+    send(conn, input="two")
+    assert [f["type"] for f in terminal(frames(conn))] == ["response.completed"]

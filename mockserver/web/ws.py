@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 
 import orjson
@@ -28,6 +29,8 @@ from .keys import ENGINE, WS_UPGRADED
 from .middleware import journal_headers, prepare_headers, session_of
 
 __all__ = ["LIVE_CONNECTIONS", "LiveConnections", "add_routes"]
+
+logger = logging.getLogger("resplay")
 
 
 class LiveConnections:
@@ -139,6 +142,10 @@ async def _send_frames(
                 await ws.send_frame(orjson.dumps(item), WSMsgType.TEXT)
     except (ConnectionError, RuntimeError):
         return  # the client went away mid-response; the handler cleans up
+    except Exception:
+        logger.exception("resplay: unhandled error while sending WebSocket frames")
+        with contextlib.suppress(Exception):
+            await ws.close(code=1011, message=b"internal error")
 
 
 async def _close_all(app: web.Application) -> None:
