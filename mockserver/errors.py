@@ -32,15 +32,33 @@ __all__ = [
     "PayloadTooLarge",
     "RateLimited",
     "ServerFault",
+    "array_above_max_length",
     "decimal_above_max",
     "decimal_below_min",
     "describe_json_type",
+    "elide_name",
+    "empty_array",
     "integer_above_max",
     "integer_below_min",
+    "invalid_body",
+    "invalid_id_characters",
+    "invalid_id_prefix",
+    "invalid_json_body",
+    "invalid_stream_id",
     "invalid_type",
     "invalid_value",
+    "missing_input",
     "missing_required",
+    "mutually_exclusive",
+    "object_above_max_properties",
+    "one_of",
+    "only_allowed_with",
+    "property_name_above_max_length",
+    "string_above_max_length",
+    "string_below_min_length",
+    "string_pattern_mismatch",
     "unknown_parameter",
+    "unsupported_parameter",
 ]
 
 
@@ -239,3 +257,187 @@ def _join_supported(values: Iterable[str]) -> str:
     if len(quoted) == 2:
         return f"{quoted[0]} and {quoted[1]}"
     return ", ".join(quoted[:-1]) + f", and {quoted[-1]}"
+
+
+# --- request-body validation (mockserver.validation) -----------------------------------------------
+
+
+def one_of(values: Iterable[str]) -> str:
+    """The ``expected`` words of an enum's ``invalid_type``: ``one of 'a', 'b', or 'c'`` (observed)."""
+    return f"one of {_join_quoted(values, 'or')}"
+
+
+def elide_name(name: str) -> str:
+    """Shorten a long name to its first and last three characters, as the API does in some messages.
+
+    Observed: a 70-character metadata key printed as ``'kkk...kkk'``, ``'previous_response_id'`` as
+    ``'pre..._id'``, while ``'conversation'`` (12 characters) is printed whole.
+    """
+    return f"{name[:3]}...{name[-3:]}" if len(name) > 12 else name
+
+
+def string_above_max_length(param: str, maximum: int, value: str) -> InvalidRequest:
+    """Observed: ``Invalid 'text.format.name': string too long. Expected a string with maximum length
+    64, but got a string with length 65 instead.``"""
+    return InvalidRequest(
+        f"Invalid '{param}': string too long. Expected a string with maximum length {maximum}, "
+        f"but got a string with length {len(value)} instead.",
+        param=param,
+        code="string_above_max_length",
+    )
+
+
+def string_below_min_length(param: str, minimum: int, value: str) -> InvalidRequest:
+    """Counterpart of :func:`string_above_max_length` (chosen wording, same style)."""
+    return InvalidRequest(
+        f"Invalid '{param}': string too short. Expected a string with minimum length {minimum}, "
+        f"but got a string with length {len(value)} instead.",
+        param=param,
+        code="string_below_min_length",
+    )
+
+
+def string_pattern_mismatch(param: str, pattern: str) -> InvalidRequest:
+    """Observed: ``Invalid 'tools[0].name': string does not match pattern. Expected a string that
+    matches the pattern '^[a-zA-Z0-9_-]+$'.`` (code ``invalid_value`` as reported by one client)."""
+    return InvalidRequest(
+        f"Invalid '{param}': string does not match pattern. Expected a string that matches the "
+        f"pattern '{pattern}'.",
+        param=param,
+        code="invalid_value",
+    )
+
+
+def empty_array(param: str, minimum: int = 1) -> InvalidRequest:
+    """Observed (Chat Completions): ``Invalid 'messages': empty array. Expected an array with minimum
+    length 1, but got an empty array instead.`` code ``empty_array``."""
+    return InvalidRequest(
+        f"Invalid '{param}': empty array. Expected an array with minimum length {minimum}, "
+        "but got an empty array instead.",
+        param=param,
+        code="empty_array",
+    )
+
+
+def array_above_max_length(param: str, maximum: int, value: list[Any]) -> InvalidRequest:
+    """Observed wording (Chat Completions ``tools``); the code is chosen."""
+    return InvalidRequest(
+        f"Invalid '{param}': array too long. Expected an array with maximum length {maximum}, "
+        f"but got an array with length {len(value)} instead.",
+        param=param,
+        code="array_above_max_length",
+    )
+
+
+def object_above_max_properties(param: str, maximum: int, count: int) -> InvalidRequest:
+    """Measured on ``metadata``: ``Invalid 'metadata': too many properties. Expected an object with at
+    most 16 properties, but got an object with 17 properties instead.``"""
+    return InvalidRequest(
+        f"Invalid '{param}': too many properties. Expected an object with at most {maximum} "
+        f"properties, but got an object with {count} properties instead.",
+        param=param,
+        code="object_above_max_properties",
+    )
+
+
+def property_name_above_max_length(param: str, key: str, maximum: int) -> InvalidRequest:
+    """Measured on ``metadata``: the message elides the key, ``param`` carries it whole."""
+    return InvalidRequest(
+        f"Invalid property name in '{param}': '{elide_name(key)}' is too long. Expected a string with "
+        f"maximum length {maximum}, but got a string with length {len(key)} instead.",
+        param=f"{param}.{key}",
+        code="property_name_above_max_length",
+    )
+
+
+def invalid_id_prefix(param: str, value: str, prefix: str) -> InvalidRequest:
+    """Observed: ``Invalid 'input[137].id': 'item_7bf5…'. Expected an ID that begins with 'rs'.``
+    (code chosen)."""
+    return InvalidRequest(
+        f"Invalid '{param}': '{value}'. Expected an ID that begins with '{prefix}'.",
+        param=param,
+        code="invalid_value",
+    )
+
+
+def invalid_id_characters(param: str, value: str) -> InvalidRequest:
+    """Observed (SPEC §5): ``Invalid 'previous_response_id': '<value>'. Expected an ID that contains
+    letters, numbers, underscores, or dashes, but this value contained additional characters.``
+    (code chosen)."""
+    return InvalidRequest(
+        f"Invalid '{param}': '{value}'. Expected an ID that contains letters, numbers, underscores, "
+        "or dashes, but this value contained additional characters.",
+        param=param,
+        code="invalid_value",
+    )
+
+
+def unsupported_parameter(param: str, message: str | None = None) -> InvalidRequest:
+    """``Unsupported parameter: 'x' is not supported with this model.`` (observed wording)."""
+    return InvalidRequest(
+        message or f"Unsupported parameter: '{param}' is not supported with this model.",
+        param=param,
+        code="unsupported_parameter",
+    )
+
+
+def mutually_exclusive(first: str, second: str) -> InvalidRequest:
+    """Measured for ``previous_response_id`` + ``conversation``, quirks included (empty quotes, elided
+    name, ``param: null``)."""
+    return InvalidRequest(
+        f"Mutually exclusive parameters: ''. Ensure you are only providing one of: "
+        f"{_join_quoted([elide_name(first), elide_name(second)], 'or')}.",
+        code="mutually_exclusive_parameters",
+    )
+
+
+def missing_input() -> InvalidRequest:
+    """Measured: an empty ``input`` with nothing else to answer, ``param: null``."""
+    return InvalidRequest(
+        "One of \"input\" or \"previous_response_id\" or 'prompt' or 'conversation' must be provided.",
+        code="missing_required_parameter",
+    )
+
+
+def only_allowed_with(param: str, other: str, state: str = "enabled") -> InvalidRequest:
+    """``The 'stream_options' parameter is only allowed when 'stream' is enabled.`` — chosen, in the
+    wording measured for Chat's ``top_logprobs`` without ``logprobs`` (no code)."""
+    return InvalidRequest(f"The '{param}' parameter is only allowed when '{other}' is {state}.", param=param)
+
+
+def invalid_stream_id() -> InvalidRequest:
+    """WebSocket ``stream_id`` (SPEC §6.4, documented verbatim)."""
+    return InvalidRequest(
+        "The 'stream_id' field must be a non-empty string with at most 256 characters and may only "
+        "contain letters, numbers, underscores, hyphens, and periods.",
+        param="stream_id",
+        code="invalid_stream_id",
+    )
+
+
+def invalid_body(value: Any) -> InvalidRequest:
+    """A JSON body that is not an object (chosen wording, DECISIONS 18)."""
+    return InvalidRequest(
+        f"Invalid body: expected a JSON object, but got {describe_json_type(value)} instead.",
+        code="invalid_type",
+    )
+
+
+def invalid_json_body() -> InvalidRequest:
+    """A body that is not JSON at all (observed wording, ``param`` and ``code`` null)."""
+    return InvalidRequest(
+        "We could not parse the JSON body of your request. (HINT: This likely means you aren't using "
+        "your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not "
+        "valid JSON. If you have trouble figuring out how to fix this, please contact us through our "
+        "help center at help.openai.com.)"
+    )
+
+
+def _join_quoted(values: Iterable[str], conjunction: str) -> str:
+    """``'a', 'b', or 'c'`` — the API's list punctuation in type messages."""
+    quoted = [f"'{v}'" for v in values]
+    if len(quoted) <= 1:
+        return "".join(quoted)
+    if len(quoted) == 2:
+        return f"{quoted[0]} {conjunction} {quoted[1]}"
+    return ", ".join(quoted[:-1]) + f", {conjunction} {quoted[-1]}"
