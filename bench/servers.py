@@ -67,26 +67,32 @@ class ServerProcess:
 
 
 def wait_for_line(process: subprocess.Popen[str], pattern: re.Pattern[str], timeout: float) -> re.Match[str]:
-    """Read stdout until a line matches ``pattern`` (the process is killed on timeout or exit)."""
+    """Read stdout until a line matches ``pattern`` (the process is killed on timeout or exit).
+
+    Reads the pipe's file descriptor directly: a buffered ``readline`` could hold the ready line in its
+    buffer while ``select`` waits for more bytes that never come.
+    """
     assert process.stdout is not None
+    fd = process.stdout.fileno()
     deadline = time.monotonic() + timeout
-    seen: list[str] = []
+    buffer = b""
     with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
+        selector.register(fd, selectors.EVENT_READ)
         while True:
             left = deadline - time.monotonic()
             if left <= 0 or not selector.select(left):
                 break
-            line = process.stdout.readline()
-            if not line:
+            chunk = os.read(fd, 65536)
+            if not chunk:
                 break
-            seen.append(line)
-            match = pattern.search(line)
-            if match:
-                return match
+            buffer += chunk
+            for line in buffer.decode(errors="replace").splitlines():
+                match = pattern.search(line)
+                if match:
+                    return match
     process.kill()
     process.wait()
-    raise RuntimeError(f"server did not become ready; output: {''.join(seen)[-2000:]!r}")
+    raise RuntimeError(f"server did not become ready; output: {buffer.decode(errors='replace')[-2000:]!r}")
 
 
 def _env() -> dict[str, str]:
