@@ -6,20 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import fidelity
 import pytest
-from fidelity import (
-    ALLOW_LIST,
-    assert_faithful,
-    check_compacted,
-    check_deleted,
-    check_event,
-    check_input_items_list,
-    check_input_tokens,
-    check_item,
-    check_object,
-    check_response,
-)
 from openai.types.responses import (
     CompactedResponse,
     Response,
@@ -32,6 +19,20 @@ from openai.types.responses.response_file_search_tool_call import Result
 from openai.types.responses.response_text_delta_event import Logprob
 from openai.types.responses.tool import ImageGeneration
 from pydantic import BaseModel
+
+import fidelity
+from fidelity import (
+    ALLOW_LIST,
+    assert_faithful,
+    check_compacted,
+    check_deleted,
+    check_event,
+    check_input_items_list,
+    check_input_tokens,
+    check_item,
+    check_object,
+    check_response,
+)
 from realtraffic import Interaction, responses_interactions, shared_root
 
 REAL = shared_root() / "real-traffic"

@@ -51,7 +51,7 @@ def supported(interaction: Interaction) -> str | None:
         return "needs earlier state: " + ",".join(sorted(UNSUPPORTED_REQUEST_FIELDS & set(body)))
     inputs = body.get("input") if isinstance(body.get("input"), list) else []
     if any(isinstance(item, dict) and item.get("encrypted_content") for item in inputs):
-        # Real blobs are foreign to resplay (400 invalid_encrypted_content); test_reasoning_shapes replays them.
+        # Real blobs are foreign here (400 invalid_encrypted_content); test_reasoning_shapes replays them.
         return "needs earlier state: encrypted_content"
     output = recorded_output(interaction)
     if output is None:
