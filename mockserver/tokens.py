@@ -41,6 +41,7 @@ __all__ = [
     "ENCODINGS",
     "FILE_TOKENS",
     "IMAGE_TOKENS",
+    "BREAKPOINT_LABEL",
     "OVERHEADS",
     "PRO_MODE_TOKENS",
     "TokenizerUnavailable",
@@ -51,6 +52,7 @@ __all__ = [
     "input_breakdown",
     "preload",
     "render_canonical",
+    "render_pieces",
     "render_tool",
 ]
 
@@ -317,6 +319,9 @@ def count_text(text: str, encoding: str = "o200k_base") -> int:
 
 # --- canonical rendering -----------------------------------------------------------------------------------
 
+BREAKPOINT_LABEL = "<|prompt_cache_breakpoint:"
+"""Label prefix of the zero-cost piece an explicit ``prompt_cache_breakpoint`` adds (then its ttl and ``|>``)."""
+
 Piece = tuple[str, str | None]
 """One piece of a rendering: ``(text, None)`` is tokenized; ``(label, key)`` costs ``OVERHEADS[style][key]``
 (or a fixed amount encoded in ``key``, see :func:`_piece_cost`)."""
@@ -416,6 +421,13 @@ def _content_pieces(content: Any) -> list[Piece]:
             pieces.append(_fixed("audio", FILE_TOKENS))
         else:
             texts.append(_json({k: v for k, v in part.items() if k != "type"}))
+        breakpoint_ = part.get("prompt_cache_breakpoint")
+        if isinstance(breakpoint_, Mapping):
+            # An explicit prompt-cache breakpoint ends a cacheable block, so the text is tokenized up to it
+            # (the recorded gpt-5.6 write of 4,012 of 4,020 tokens ends exactly there); it costs nothing.
+            flush()
+            ttl = breakpoint_.get("ttl")
+            pieces.append((f"{BREAKPOINT_LABEL}{ttl if isinstance(ttl, str) else ''}|>", "=0"))
     flush()
     return pieces
 
@@ -700,6 +712,7 @@ def _render(
     style: str,
     text_format: Mapping[str, Any] | None,
     reasoning_context: str = "current_turn",
+    marks: list[tuple[int, str]] | None = None,
 ) -> list[Piece]:
     if style not in OVERHEADS:
         raise ValueError(f"unknown token style {style!r}; expected one of {', '.join(OVERHEADS)}")
@@ -718,6 +731,8 @@ def _render(
                 pieces.append(_marker("instructions_and_tools"))
             pieces.extend(tool_pieces)
         pieces.extend(format_pieces)
+        if marks is not None:
+            marks.append((len(pieces), "developer"))
     call_names: dict[str, str] = {}
     # The latest compaction item replaces everything before it (SPEC §12; measured: 552 input tokens for
     # compaction + one question, against 1,500 for the full history it replaced).
@@ -744,6 +759,9 @@ def _render(
         if item.get("type") == "function_call" and item.get("call_id") is not None:
             call_names[str(item["call_id"])] = str(item.get("name") or "")
         pieces.extend(_item_pieces(item, style, call_names, render_reasoning=all_turns or index > last_user))
+        if marks is not None:  # item ends: prompt-cache breakpoint candidates (prompt_cache.py)
+            is_message = item.get("type", "message") == "message" and isinstance(item.get("role"), str)
+            marks.append((len(pieces), "message" if is_message else "item"))
     pieces.append(_marker("priming"))
     return pieces
 
@@ -834,3 +852,37 @@ def render_canonical(
     """
     pieces = _render(instructions, tools, items, style, text_format, reasoning_context)
     return "\n".join(text for text, _ in pieces)
+
+
+def render_pieces(
+    *,
+    instructions: str | None,
+    tools: Sequence[Mapping[str, Any]],
+    items: Sequence[Mapping[str, Any]],
+    encoding: str = "o200k_base",
+    style: str = "harmony",
+    text_format: Mapping[str, Any] | None = None,
+    reasoning_context: str = "current_turn",
+) -> tuple[list[tuple[str, int]], list[tuple[int, str]]]:
+    """The rendering :func:`count_input` counts, piece by piece, with its block boundaries.
+
+    Returns:
+        ``(pieces, marks)``: every piece as ``(text or marker label, tokens)`` (the tokens add up to
+        :func:`count_input`), and ``(piece index, kind)`` after the developer block (``developer``) and after
+        each rendered item (``message`` or ``item``). :mod:`mockserver.prompt_cache` hashes prefixes with it.
+    """
+    marks: list[tuple[int, str]] = []
+    pieces = _render(instructions, tools, items, style, text_format, reasoning_context, marks)
+    costs = OVERHEADS[style]
+    counted: list[tuple[str, int]] = []
+    moved = 0
+    for text, key in pieces:
+        cost = count_text(text, encoding) if key is None else _piece_cost(key, costs)
+        if key == "message" and cost > 0:
+            # One token of the message overhead is its <|end|>: a breakpoint inside the message comes before
+            # it (measured: the recorded gpt-5.6 write is 3 + the block's 4,009 tokens = 4,012).
+            cost, moved = cost - 1, 1
+        elif text == "<|end|>" and moved:
+            cost, moved = cost + moved, 0
+        counted.append((text, cost))
+    return counted, marks
