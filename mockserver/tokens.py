@@ -35,13 +35,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 __all__ = [
+    "BREAKPOINT_LABEL",
     "BUILTIN_TOOL_TOKENS",
     "COMPACTION_DEFAULT_TOKENS",
     "COMPACTION_TOKENS_PER_CHAR",
     "ENCODINGS",
     "FILE_TOKENS",
     "IMAGE_TOKENS",
-    "BREAKPOINT_LABEL",
     "OVERHEADS",
     "PRO_MODE_TOKENS",
     "TokenizerUnavailable",
@@ -320,7 +320,7 @@ def count_text(text: str, encoding: str = "o200k_base") -> int:
 # --- canonical rendering -----------------------------------------------------------------------------------
 
 BREAKPOINT_LABEL = "<|prompt_cache_breakpoint:"
-"""Label prefix of the zero-cost piece an explicit ``prompt_cache_breakpoint`` adds (then its ttl and ``|>``)."""
+"""Label prefix of the zero-cost piece of an explicit ``prompt_cache_breakpoint`` (then its ttl, ``|>``)."""
 
 Piece = tuple[str, str | None]
 """One piece of a rendering: ``(text, None)`` is tokenized; ``(label, key)`` costs ``OVERHEADS[style][key]``
