@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # one broken section must not hide the others' figures
             if args.smoke:
                 raise
-            report.note(f"Section {section} failed: {type(exc).__name__}: {exc}")
+            report.note(f"Section {section} failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
     if (1 in sections) != (2 in sections):
         dropped = 2 if 1 in sections else 1
         report.rows = [r for r in report.rows if r.section != dropped]

@@ -85,7 +85,12 @@ def _pytest(folder: Path, plugin: str, mode: str, base_url: str, count: int) -> 
     )
     wall = time.perf_counter() - started
     if done.returncode != 0:
-        raise RuntimeError(f"{plugin} {mode} run failed:\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}")
+        lines = (done.stdout + done.stderr).splitlines()
+        why = next(
+            (x for x in reversed(lines) if x.startswith(("E ", "ERROR", "FAILED"))),
+            lines[-1] if lines else "",
+        )
+        raise RuntimeError(f"the {plugin} run (record mode {mode}) failed: {why.strip()[:300]}")
     case = ET.parse(junit).getroot().find(".//testcase")
     assert case is not None
     return float(case.get("time", "0")), wall
