@@ -399,3 +399,20 @@ def test_journal_redacts_credentials(client: openai.OpenAI, server: MockServer) 
     assert entry["body"]["input"] == "journal me"
     assert entry["status"] == 200 and entry["response_id"].startswith("resp_")
     assert "sk-test-key" not in json.dumps(server.journal())
+
+
+def test_phase_on_assistant_input_is_kept_and_rejected_elsewhere(client: openai.OpenAI) -> None:
+    history = [
+        {"role": "user", "content": "Plan my day"},
+        {"role": "assistant", "content": "Let me check your calendar.", "phase": "commentary"},
+        {"role": "user", "content": "Go on"},
+    ]
+    created = client.responses.create(model="gpt-5.5", input=history)  # type: ignore[arg-type]
+    items = client.responses.input_items.list(created.id, order="asc").data
+    assert [getattr(item, "phase", None) for item in items] == [None, "commentary", None]
+    with pytest.raises(openai.BadRequestError) as info:
+        client.responses.create(
+            model="gpt-5.5",
+            input=[{"role": "user", "content": "hi", "phase": "final_answer"}],  # type: ignore[typeddict-unknown-key]
+        )
+    assert info.value.param == "input[0].phase"
