@@ -278,6 +278,12 @@ def _rows(
         f"(same server setup, same event loop flavour). Each HTTP figure is one {length} closed-loop run"
         f"{warmup}; resplay's state is reset before each."
     )
+    if config.tool == "wrk":
+        report.note(
+            "wrk corrects its percentiles for coordinated omission: a stall of T ms also counts the requests "
+            "a steady client would have sent during it, so p99 shows pauses (full garbage collections) "
+            "that a per-request timer hides."
+        )
     if aimock_events:
         report.note(
             f"aimock streams the same text in {aimock_events} events "
