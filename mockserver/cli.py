@@ -17,6 +17,7 @@ from aiohttp import web
 from . import __version__, tokens
 from .config import ServerConfig
 from .engine import Engine
+from .scenario import ScenarioError, load_scenario_file
 from .web import make_app
 
 __all__ = ["main"]
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--background-in-progress", type=float, default=2.0, help="seconds a background job is in progress"
     )
+    serve.add_argument("--scenario", default=None, help="YAML/JSON scenario file of scripted rules")
     cassettes = commands.add_parser("cassettes", help="manage record/replay cassettes")
     cassette_commands = cassettes.add_subparsers(dest="cassettes_command", required=True)
     cassette_commands.add_parser("import", help="convert third-party vcrpy cassettes to resplay's format")
@@ -62,6 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.pop("command")
     args["models"] = tuple(args["models"])
     config = ServerConfig(**args)
+    if config.scenario is not None:
+        try:  # fail fast, before binding, with the file's line in the message
+            load_scenario_file(config.scenario)
+        except (OSError, ScenarioError) as exc:
+            print(f"resplay: bad --scenario: {getattr(exc, 'message', exc)}", file=sys.stderr)
+            return 2
     try:
         _run(_serve(config))
     except OSError as exc:

@@ -48,6 +48,8 @@ class ServerConfig:
     """Seconds a background job stays ``queued`` (DECISIONS 11)."""
     background_in_progress: float = 2.0
     """Seconds a background job stays ``in_progress`` before its terminal event (DECISIONS 11)."""
+    scenario: str | None = None
+    """Path of a scenario file (YAML/JSON rules) every session starts with (see ``mockserver.scenario``)."""
     extra: dict[str, object] = field(default_factory=dict)
     """Options of later features, by name."""
 

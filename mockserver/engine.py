@@ -16,7 +16,19 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import background, catalog, compaction, continuity, generator, reasoning, tokens, validation
+from . import (
+    background,
+    builtin_tools,
+    catalog,
+    compaction,
+    continuity,
+    generator,
+    reasoning,
+    rules,
+    scenario,
+    tokens,
+    validation,
+)
 from .catalog import Catalog, ModelInfo
 from .clock import Clock, RealClock, VirtualClock
 from .config import ServerConfig
@@ -55,6 +67,8 @@ class Session:
     """Background jobs by response id (cancel and stream resume find them here)."""
     ledger: reasoning.Ledger = field(default_factory=reasoning.Ledger)
     """Reasoning items this session produced and the items that followed them (SPEC §8, DECISIONS 12)."""
+    rules: rules.RuleBook = field(default_factory=rules.RuleBook)
+    """Scripted rules and strict mode (see :mod:`.rules`); queued replies go first."""
 
 
 @dataclass
@@ -76,6 +90,8 @@ class Turn:
     """Compaction view of the context (latest compaction item expanded, SPEC §12)."""
     carry: reasoning.Carry = field(default_factory=reasoning.Carry)
     """Reasoning the model continues from (SPEC §8)."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Request headers, lower-cased (rule matchers read them)."""
 
 
 class Run:
@@ -185,6 +201,10 @@ class Engine:
         self.on_clock_schedule: Callable[[float], None] | None = None
         """Forwarded to every session clock: lets the real-clock ticker wake up for new deadlines."""
         self.sealer = Sealer(self.config.secret)
+        self.scenario: rules.RuleBook | None = (
+            scenario.load_scenario_file(self.config.scenario).book() if self.config.scenario else None
+        )
+        """Rules every new session starts with (``resplay serve --scenario FILE``), copied per session."""
         """Seals encrypted reasoning and compaction blobs with the server secret (DECISIONS 13)."""
 
     # --- sessions --------------------------------------------------------------------------------
@@ -197,6 +217,8 @@ class Engine:
             clock = self._clock_factory()
             clock.on_schedule = self.on_clock_schedule
             found = Session(name, clock, IdFactory(self.config.seed, name))
+            if self.scenario is not None:
+                found.rules = self.scenario.copy()
             self._sessions[name] = found
         return found
 
@@ -247,6 +269,7 @@ class Engine:
         session: str | None = None,
         websocket: bool = False,
         parent_lookup: Callable[[str], StoredResponse | None] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Run:
         """Create a response (``POST /v1/responses`` or WebSocket ``response.create``).
 
@@ -265,8 +288,10 @@ class Engine:
             APIError: validation, model, chain or scripted errors, before any event exists.
         """
         request = validation.validate_create(body, websocket=websocket)
+        builtin_tools.check_tool_choice(request)
         background.check_store(request, self.config.background_store_policy)
         turn = self._prepare(request, self.session(session), parent_lookup)
+        turn.headers = {k.lower(): v for k, v in (headers or {}).items()}
         # Background (SPEC §7): take the timing, and a scripted 5xx that fails the job later, before _plan.
         job = background.prepare(
             request,
@@ -321,11 +346,14 @@ class Engine:
             return generator.Plan()  # warm-up: state only, no output, no queued reply used (SPEC §6.2)
         if turn.window is not None and turn.window.forced:
             return generator.Plan()  # final compaction_trigger: the output is the compaction item (SPEC §12)
-        reply = state.replies.popleft() if state.replies else None
+        # A queued reply is a one-shot rule of the highest priority; then the session's rules (.rules).
+        reply = state.replies.popleft() if state.replies else state.rules.pick(self._rule_request(turn))
         if isinstance(reply, ErrorReply):
             raise reply.to_error()
         if reply is not None:
-            return _plan_from_reply(reply, model)
+            planned = _plan_from_reply(reply, model)
+            builtin_tools.with_hint(planned, generator.last_user_text(turn.context))
+            return planned
         text_cfg = request.get("text") or {}
         reasoning_cfg = request.get("reasoning") or {}
         plan = generator.decide(
@@ -342,7 +370,18 @@ class Engine:
                 seed=self.config.seed or 0,
             )
         )
+        if not any(isinstance(p, generator.CallPlan) for p in plan.items):
+            user_text = generator.last_user_text(turn.context)
+            builtin_tools.merge_default(plan, builtin_tools.default_calls(request, turn.context, user_text))
         return reasoning.continue_plan(plan, turn.carry, text_cfg.get("format"))
+
+    def _rule_request(self, turn: Turn) -> rules.Request:
+        """The view of this turn that rule matchers and callable replies get."""
+        depth, node = 0, turn.parent
+        while node is not None:
+            depth += 1
+            node = self.store.get(turn.state.name, node.parent_id) if node.parent_id else None
+        return rules.Request(turn.request, turn.context, turn.input_items, depth, turn.headers)
 
     def _materialize(self, turn: Turn, plan: generator.Plan) -> StoredResponse:
         """Output items with ids, usage and the ``Response`` object, wrapped in a store record."""
@@ -627,6 +666,19 @@ class Engine:
                 )
                 if left is not None and planned.tokens >= left:
                     return output, spent, reasoning_tokens, True
+            elif isinstance(planned, builtin_tools.ToolItemPlan):
+                item = builtin_tools.build_item(
+                    planned.spec, tool_context(request, ids, shard, now, planned, output)
+                )
+                if builtin_tools.over_limit(output, item, request.get("max_tool_calls")):
+                    continue  # max_tool_calls: later built-in calls are not made (SDK docs)
+                spent += planned.tokens
+                output.append(item)
+            elif isinstance(planned, tool_search.SearchPlan):
+                spent += planned.tokens
+                output.extend(
+                    tool_search.output_items(planned, lambda p: ids.object_id(p, shard, now), ids.call_id)
+                )
             elif isinstance(planned, generator.MessagePlan):
                 text, used, cut = _fit(planned.text, left, model.encoding)
                 spent += used
@@ -820,6 +872,8 @@ def _plan_from_reply(reply: TextReply | FunctionCallsReply | OutputReply, model:
                         str(item.get("text", "")), item.get("phase"), bool(item.get("refusal"))
                     )
                 )
+            elif kind in builtin_tools.ITEM_TYPES:
+                plan.items.append(builtin_tools.ToolItemPlan(item))  # type: ignore[arg-type]
             else:
                 raise InvalidRequest(f"Unsupported scripted output item type '{kind}'.", param="reply")
         return plan
@@ -837,6 +891,28 @@ def _plan_from_reply(reply: TextReply | FunctionCallsReply | OutputReply, model:
         )
         plan.items.append(generator.CallPlan(call.name, arguments, call.call_id, call.namespace))
     return plan
+
+
+def tool_context(
+    request: Mapping[str, Any],
+    ids: IdFactory,
+    shard: str,
+    now: float,
+    planned: builtin_tools.ToolItemPlan,
+    output: Sequence[Mapping[str, Any]],
+) -> builtin_tools.Context:
+    """What a built-in tool item builder reads: the request, id sources and the ``include[]`` options."""
+    return builtin_tools.Context(
+        request,
+        new_id=lambda prefix: ids.object_id(prefix, shard, now),
+        call_id=ids.call_id,
+        hint=planned.hint,
+        # a shell_call_output answers the shell_call just before it
+        last_call_id=next(
+            (i.get("call_id") for i in reversed(output) if i.get("type") == "shell_call"), None
+        ),
+        include=frozenset(request.get("include") or ()),
+    )
 
 
 def _fit(text: str, budget: int | None, encoding: str) -> tuple[str, int, bool]:

@@ -8,8 +8,10 @@ whose keys are the openai SDK's event fields, ``type`` and ``sequence_number`` f
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
+
+from . import builtin_tools
 
 __all__ = ["TERMINAL_EVENTS", "chunk_text", "item_events", "response_snapshot", "stream_events"]
 
@@ -85,7 +87,7 @@ def stream_events(
     )
     seq += 1
     for index, item in enumerate(final["output"]):
-        seq = _item_events(item, index, obfuscate, out, seq)
+        seq = _item_events(item, index, obfuscate, out, seq, final.get("tools") or ())
     terminal = _TERMINAL_BY_STATUS.get(str(final.get("status")), "response.completed")
     out.append({"type": terminal, "sequence_number": seq, "response": final})
     return out
@@ -105,7 +107,12 @@ def item_events(
 
 
 def _item_events(
-    item: Mapping[str, Any], index: int, obfuscate: Obfuscator | None, out: list[dict[str, Any]], seq: int
+    item: Mapping[str, Any],
+    index: int,
+    obfuscate: Obfuscator | None,
+    out: list[dict[str, Any]],
+    seq: int,
+    tools: Sequence[Mapping[str, Any]] = (),
 ) -> int:
     """Append the events of one output item to ``out``, numbered from ``seq``; returns the next number."""
     kind = item.get("type")
@@ -115,6 +122,16 @@ def _item_events(
         return _reasoning_events(item, index, obfuscate, out, seq)
     if kind == "function_call":
         return _function_call_events(item, index, obfuscate, out, seq)
+    if builtin_tools.has_events(kind):
+        # Built-in tools' event families (SPEC §4.5), built in builtin_tools and numbered here.
+        partial = next(
+            (t.get("partial_images") or 0 for t in tools if t.get("type") == "image_generation"), 0
+        )
+        for event in builtin_tools.item_events(item, index, obfuscate, chunk_text, partial):
+            kind_of = event.pop("type")
+            out.append({"type": kind_of, "sequence_number": seq, **event})
+            seq += 1
+        return seq
     if kind == "compaction":
         # SPEC §12: the item, then response.compaction.compacting (no summary content), then done.
         out.append(

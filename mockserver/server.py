@@ -18,6 +18,8 @@ from aiohttp import web
 from . import tokens
 from .config import ServerConfig
 from .engine import Engine
+from .rules import Matcher, ReplyLike, Rule, RuleBook
+from .scenario import load_scenario
 from .script import ErrorReply, FunctionCall, FunctionCallsReply, Reply, TextReply
 from .web import make_app
 
@@ -197,6 +199,40 @@ class MockServer:
     ) -> None:
         """Queue an HTTP error answer in OpenAI's envelope."""
         self.queue(ErrorReply(status, message, type, code, param, dict(headers or {})), session=session)
+
+    def rule(
+        self,
+        matcher: Matcher,
+        reply: ReplyLike | Sequence[ReplyLike],
+        *,
+        times: int | str | None = "default",
+        name: str | None = None,
+        session: str | None = None,
+    ) -> Rule:
+        """Add a scripting rule (see :mod:`mockserver.rules`): one-shot by default, ``times=None`` for
+        permanent, a list of replies for an ordered rule. Queued replies still go first."""
+        built = Rule.of(matcher, reply, times=times, name=name)
+        with self.engine.lock:
+            self.engine.session(session).rules.add(built)
+        return built
+
+    def strict(self, enabled: bool = True, *, session: str | None = None) -> None:
+        """Strict mode: a request no rule or queued reply answers gets a 400 and is logged as unmatched."""
+        with self.engine.lock:
+            self.engine.session(session).rules.strict = enabled
+
+    def load_scenario(self, text: str, *, session: str | None = None) -> int:
+        """Replace the session's rules with a YAML/JSON scenario (see :mod:`mockserver.scenario`);
+        returns the number of rules. Raises :class:`ScenarioError` naming the line of a bad file."""
+        parsed = load_scenario(text)
+        with self.engine.lock:
+            self.engine.session(session).rules.replace(parsed.rules, strict=parsed.strict)
+        return len(parsed.rules)
+
+    def rulebook(self, *, session: str | None = None) -> RuleBook:
+        """The session's rules, strict flag and unmatched log."""
+        with self.engine.lock:
+            return self.engine.session(session).rules
 
     def advance(self, seconds: float, *, session: str | None = None) -> int:
         """Move the session clock forward and fire due timers."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,6 +184,8 @@ class ResplayCassette(Cassette):  # type: ignore[misc]
         self._loading = False
         self.pumps: set[Any] = set()
         """Running aiohttp recording pumps (kept referenced until they finish)."""
+        self.verifiers: list[Callable[[], None]] = []
+        """Extra teardown checks run by :meth:`verify` (the WebSocket sessions', :mod:`pytest_plugin.ws`)."""
 
     def _load(self) -> None:
         self._loading = True
@@ -368,6 +370,8 @@ class ResplayCassette(Cassette):  # type: ignore[misc]
                 f"{listed}\n"
                 "Re-record with --record-mode=rewrite, or pass allow_unused=True to the resplay marker."
             )
+        for check in self.verifiers:
+            check()
 
     def _rerecorded_interactions(self) -> list[tuple[Any, Any]]:
         """``all`` mode: new recordings replace the old ones they match (symbolically), in order."""
@@ -418,6 +422,9 @@ class CassetteSession:
                 stack.enter_context(patcher)
             for patcher in stubs.patchers(cassette):
                 stack.enter_context(patcher)
+            from .ws.intercept import intercept  # WebSocket connections go through a local proxy
+
+            stack.enter_context(intercept(cassette))
         except BaseException:
             stack.close()
             raise

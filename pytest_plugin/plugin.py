@@ -7,6 +7,7 @@ Fixtures::
     openai_client           function  openai.OpenAI pointed at the test's session
     async_openai_client     function  openai.AsyncOpenAI pointed at the test's session
     resplay_cassette        autouse   the cassette of a test marked @pytest.mark.resplay, else None
+    resplay_proxy           function  the cassette's local proxy (HTTP, SSE, WebSocket); OPENAI_BASE_URL set
     resplay_cassette_dir / resplay_cassette_name / resplay_cassette_config / resplay_server_options
 
 Heavy imports (aiohttp, vcrpy, openai, the mock server) happen inside the fixtures that need them, so
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
     from .fixtures import Resplay, ServerErrorLog
     from .http import ResplayCassette
+    from .ws.proxy import ProxyServer
 
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 _OUTCOME = pytest.StashKey[tuple[bool, type[BaseException] | None]]()
@@ -251,3 +253,21 @@ def resplay_cassette(request: pytest.FixtureRequest) -> Iterator[ResplayCassette
     elif cassette.mismatches and not (failure and issubclass(failure, CassetteMismatch)):
         # The client swallowed the fail-closed error and the test failed later: say why.
         raise CassetteMismatch(cassette.mismatches[0])
+
+
+@pytest.fixture
+def resplay_proxy(resplay_cassette: ResplayCassette | None, monkeypatch: pytest.MonkeyPatch) -> ProxyServer:
+    """The cassette's local recording proxy, for clients that patching cannot reach (DECISIONS 21).
+
+    Other processes and languages record and replay through it: ``OPENAI_BASE_URL`` is set to its
+    ``base_url`` for the test (child processes inherit it); pass ``websocket_base_url`` where a client
+    needs it. Requests go to ``RESPLAY_UPSTREAM_URL``, else the previous ``OPENAI_BASE_URL``, else the
+    real API. In-process openai clients need no proxy: their WebSocket connections are routed to it.
+    """
+    if resplay_cassette is None:
+        raise pytest.UsageError("resplay_proxy needs a cassette: mark the test with @pytest.mark.resplay")
+    from .ws.intercept import router_for
+
+    proxy = router_for(resplay_cassette).proxy()
+    monkeypatch.setenv("OPENAI_BASE_URL", proxy.base_url)
+    return proxy

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from .. import __version__
 from ..errors import InvalidRequest
+from ..scenario import load_scenario as parse_scenario
 from ..script import reply_from_json
 from .keys import ENGINE
 from .middleware import read_json, session_of
@@ -27,6 +28,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/_resplay/clock", clock)
     app.router.add_get("/_resplay/requests", requests)
     app.router.add_post("/_resplay/replies", queue_replies)
+    app.router.add_post("/_resplay/scenario", load_scenario)
+    app.router.add_get("/_resplay/scenario", scenario_status)
 
 
 def _json(body: Any) -> web.Response:
@@ -89,3 +92,25 @@ async def queue_replies(request: web.Request) -> web.StreamResponse:
             engine.queue_reply(reply, session_of(request))
         queued = len(engine.session(session_of(request)).replies)
     return _json({"queued": queued})
+
+
+async def load_scenario(request: web.Request) -> web.StreamResponse:
+    """``POST /_resplay/scenario``: replace the session's rules with a scenario (YAML or JSON body).
+
+    Answers ``{"rules": N, "strict": bool}``; a bad file is a 400 whose message names the line.
+    """
+    text = await request.text()
+    scenario = parse_scenario(text)
+    engine = request.app[ENGINE]
+    with engine.lock:
+        engine.session(session_of(request)).rules.replace(scenario.rules, strict=scenario.strict)
+    return _json({"rules": len(scenario.rules), "strict": scenario.strict})
+
+
+async def scenario_status(request: web.Request) -> web.StreamResponse:
+    """``GET /_resplay/scenario``: the session's rules (name, uses left) and strict-mode misses."""
+    engine = request.app[ENGINE]
+    with engine.lock:
+        book = engine.session(session_of(request)).rules
+        rules = [{"name": r.describe(), "used": r.used, "times": r.times, "live": r.live} for r in book.rules]
+        return _json({"strict": book.strict, "rules": rules, "unmatched": list(book.unmatched)})

@@ -39,7 +39,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     engine = request.app[ENGINE]
     with engine.lock:
-        run = engine.create(body, session=session_of(request))
+        run = engine.create(body, session=session_of(request), headers=request.headers)
         stream = run.record.meta["stream"]
         payload = encode_events(run.events) if stream else orjson.dumps(run.response)
     remember_response(request, run.id)
