@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--background-in-progress", type=float, default=2.0, help="seconds a background job is in progress"
     )
     serve.add_argument("--scenario", default=None, help="YAML/JSON scenario file of scripted rules")
+    # Proxy mode (issue 7): record any client's HTTP, SSE and WebSocket traffic, or serve a cassette.
+    serve.add_argument("--record", metavar="UPSTREAM_URL", default=None, help="proxy to it, recording")
+    serve.add_argument("--cassette", metavar="FILE", default=None, help="cassette written by --record")
+    serve.add_argument("--replay", metavar="FILE", default=None, help="serve a cassette (strict, offline)")
     cassettes = commands.add_parser("cassettes", help="manage record/replay cassettes")
     cassette_commands = cassettes.add_subparsers(dest="cassettes_command", required=True)
     cassette_commands.add_parser("import", help="convert third-party vcrpy cassettes to resplay's format")
@@ -62,6 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return import_main(argv[2:])
     args = vars(build_parser().parse_args(argv))
     args.pop("command")
+    proxy = {name: args.pop(name) for name in ("record", "cassette", "replay")}
+    if proxy["record"] or proxy["replay"]:
+        # Delegated to the plugin's proxy, imported only here (vcrpy and the recorder are not needed
+        # to serve the emulator).
+        from pytest_plugin.ws.proxy import serve_cassette
+
+        return serve_cassette(**proxy, host=args["host"], port=args["port"])
     args["models"] = tuple(args["models"])
     config = ServerConfig(**args)
     if config.scenario is not None:
