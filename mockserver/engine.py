@@ -674,11 +674,6 @@ class Engine:
                     continue  # max_tool_calls: later built-in calls are not made (SDK docs)
                 spent += planned.tokens
                 output.append(item)
-            elif isinstance(planned, tool_search.SearchPlan):
-                spent += planned.tokens
-                output.extend(
-                    tool_search.output_items(planned, lambda p: ids.object_id(p, shard, now), ids.call_id)
-                )
             elif isinstance(planned, generator.MessagePlan):
                 text, used, cut = _fit(planned.text, left, model.encoding)
                 spent += used
