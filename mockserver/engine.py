@@ -23,10 +23,12 @@ from . import (
     compaction,
     continuity,
     generator,
+    prompt_cache,
     reasoning,
     rules,
     scenario,
     tokens,
+    tool_search,
     validation,
 )
 from .catalog import Catalog, ModelInfo
@@ -67,6 +69,8 @@ class Session:
     """Background jobs by response id (cancel and stream resume find them here)."""
     ledger: reasoning.Ledger = field(default_factory=reasoning.Ledger)
     """Reasoning items this session produced and the items that followed them (SPEC §8, DECISIONS 12)."""
+    cache: prompt_cache.PromptCache = field(default_factory=prompt_cache.PromptCache)
+    """Prompt-cache entries, overflow counters and remembered prefixes (SPEC §13, :mod:`.prompt_cache`)."""
     rules: rules.RuleBook = field(default_factory=rules.RuleBook)
     """Scripted rules and strict mode (see :mod:`.rules`); queued replies go first."""
 
@@ -320,6 +324,7 @@ class Engine:
         input_items = self._input_items(request.get("input"), state, shard, now)
         history = list(self._chain(parent, state.name)) if parent is not None else []
         _check_tool_pairs(history + input_items)
+        tool_search.check(request, model, history, input_items)  # SPEC §11
         # Compaction and encrypted reasoning (SPEC §8, §12): verify blobs, expand, pick what carries over.
         context, window, carry = continuity.prepare(
             request, history, input_items, model=model, state=state, sealer=self.sealer
@@ -356,7 +361,7 @@ class Engine:
             return planned
         text_cfg = request.get("text") or {}
         reasoning_cfg = request.get("reasoning") or {}
-        plan = generator.decide(
+        plan = tool_search.decide(  # generator.decide, searching deferred tools first (SPEC §11)
             generator.TurnInput(
                 context=turn.context,
                 tools=request.get("tools") or (),
@@ -406,6 +411,22 @@ class Engine:
         response = self._response_object(
             request, turn.model, turn.effort, turn.response_id, turn.now, output, usage, status, turn.parent
         )
+        # Prompt caching (SPEC §13) and the echo of tools a tool search loaded (SPEC §11).
+        prompt_cache.annotate(
+            response,
+            turn.state.cache.account(
+                request,
+                model=turn.model,
+                context=turn.context,
+                input_tokens=input_tokens,
+                reasoning_context=turn.carry.reasoning_context,
+                effort=turn.effort,
+                now=turn.now,
+                response_id=turn.response_id,
+            ),
+        )
+        if tool_search.search_tool(request.get("tools") or ()) is not None:
+            response["tools"] = tool_search.echo_tools(request.get("tools") or (), turn.context, _echo_tool)
         if turn.carry.withheld:
             response["input_transformations"] = turn.carry.withheld  # SDK 3.51.0 (SPEC §8)
         return StoredResponse(
@@ -674,6 +695,11 @@ class Engine:
                     continue  # max_tool_calls: later built-in calls are not made (SDK docs)
                 spent += planned.tokens
                 output.append(item)
+            elif isinstance(planned, tool_search.SearchPlan):
+                spent += planned.tokens
+                output.extend(
+                    tool_search.output_items(planned, lambda p: ids.object_id(p, shard, now), ids.call_id)
+                )
             elif isinstance(planned, generator.MessagePlan):
                 text, used, cut = _fit(planned.text, left, model.encoding)
                 spent += used
@@ -869,6 +895,8 @@ def _plan_from_reply(reply: TextReply | FunctionCallsReply | OutputReply, model:
                 )
             elif kind in builtin_tools.ITEM_TYPES:
                 plan.items.append(builtin_tools.ToolItemPlan(item))  # type: ignore[arg-type]
+            elif kind in ("tool_search_call", "tool_search_output"):
+                plan.items.append(tool_search.scripted(item))  # type: ignore[arg-type]
             else:
                 raise InvalidRequest(f"Unsupported scripted output item type '{kind}'.", param="reply")
         return plan
