@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx2
@@ -22,6 +22,32 @@ from fidelity import assert_faithful
 
 TERMINAL = {"completed", "failed", "incomplete", "cancelled"}
 QUESTION = "What is 2 + 2?"
+
+
+@pytest.fixture
+def client(server: MockServer) -> Iterator[openai.OpenAI]:
+    """conftest's strict client, with a short timeout: a live stream that stalls fails instead of hanging."""
+    with openai.OpenAI(
+        base_url=server.base_url,
+        api_key="sk-test",
+        max_retries=0,
+        timeout=20,
+        _strict_response_validation=True,
+    ) as c:
+        yield c
+
+
+@pytest.fixture
+async def async_client(server: MockServer) -> AsyncIterator[openai.AsyncOpenAI]:
+    """conftest's strict async client, with a short timeout."""
+    async with openai.AsyncOpenAI(
+        base_url=server.base_url,
+        api_key="sk-test",
+        max_retries=0,
+        timeout=20,
+        _strict_response_validation=True,
+    ) as c:
+        yield c
 
 
 def job_of(server: MockServer, response_id: str) -> Any:
@@ -222,7 +248,7 @@ def test_reply_timing_overrides_the_default(client: openai.OpenAI, server: MockS
 def test_config_sets_default_phases() -> None:
     with (
         MockServer(background_queued=0.5, background_in_progress=0.5) as server,
-        openai.OpenAI(base_url=server.base_url, api_key="sk", max_retries=0) as client,
+        openai.OpenAI(base_url=server.base_url, api_key="sk", max_retries=0, timeout=20) as client,
     ):
         created = client.responses.create(model="gpt-4o", input="hi", background=True)
         statuses = poll(client, server, created.id, step=0.25)
@@ -232,7 +258,7 @@ def test_config_sets_default_phases() -> None:
 def test_real_clock_moves_jobs_without_advancing() -> None:
     with (
         MockServer(clock="real", background_queued=0.05, background_in_progress=0.1) as server,
-        openai.OpenAI(base_url=server.base_url, api_key="sk", max_retries=0) as client,
+        openai.OpenAI(base_url=server.base_url, api_key="sk", max_retries=0, timeout=20) as client,
     ):
         stream = client.responses.create(model="gpt-4o", input="hi", background=True, stream=True)
         kinds = [event.type for event in stream]  # the ticker releases events as real time passes

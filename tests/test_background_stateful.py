@@ -362,7 +362,7 @@ def test_http_jobs(server: MockServer) -> None:
         HttpJobs,
         settings=settings(
             max_examples=3,
-            stateful_step_count=40,
+            stateful_step_count=60,
             derandomize=True,
             database=None,
             deadline=None,
