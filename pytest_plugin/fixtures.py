@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import openai
 
     from mockserver import MockServer
+    from mockserver.rules import Matcher, ReplyLike, Rule
     from mockserver.script import FunctionCall, Reply
 
 __all__ = ["SESSION_HEADER", "Resplay", "ServerErrorLog"]
@@ -175,6 +176,26 @@ class Resplay:
             status, message, type=type, code=code, param=param, headers=headers, session=self.session
         )
 
+    def rule(
+        self,
+        matcher: Matcher,
+        reply: ReplyLike | Sequence[ReplyLike],
+        *,
+        times: int | str | None = "default",
+        name: str | None = None,
+    ) -> Rule:
+        """Add a scripting rule for this test (see :mod:`mockserver.rules`); one-shot by default,
+        ``times=None`` permanent, a list of replies ordered. One-shot rules left unused fail ``check()``."""
+        return self.server.rule(matcher, reply, times=times, name=name, session=self.session)
+
+    def strict(self, enabled: bool = True) -> None:
+        """Strict mode: a request no rule answers gets a 400 and fails the test at ``check()``."""
+        self.server.strict(enabled, session=self.session)
+
+    def load_scenario(self, text: str) -> int:
+        """Replace this test's rules with a YAML/JSON scenario (see :mod:`mockserver.scenario`)."""
+        return self.server.load_scenario(text, session=self.session)
+
     def advance(self, seconds: float) -> int:
         """Move this session's virtual clock forward; returns how many timers fired."""
         return self.server.advance(seconds, session=self.session)
@@ -206,7 +227,14 @@ class Resplay:
             state = self.server.engine.session(self.session)
             replies = list(state.replies)
             mismatches = list(getattr(state, "mismatches", ()))
+            book = getattr(state, "rules", None)
+            unmatched = list(book.unmatched) if book is not None else []
+            unused = [r.describe() for r in book.unused()] if book is not None else []
         found.extend(f"mismatch: {m}" for m in mismatches)
+        # Strict mode (mockserver.rules): each request no rule matched is a failure of this test.
+        found.extend(f"strict mode: no rule matched request {line}" for line in unmatched)
+        if unused and not self.allow_unused_replies:
+            found.append("scripted rules never used: " + ", ".join(unused))
         if replies and not self.allow_unused_replies:
             found.append(
                 f"{len(replies)} queued repl{'y was' if len(replies) == 1 else 'ies were'} never used: "
