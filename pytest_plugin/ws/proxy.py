@@ -154,7 +154,9 @@ async def _http(request: web.Request, state: _ProxyState) -> web.StreamResponse:
     except CassetteMismatch as exc:  # a BaseException (pytest's Failed): it must not reach the loop
         return _mismatch_response(str(exc))
     except CannotOverwriteExistingCassetteException as exc:
-        return _mismatch_response(str(exc))
+        # vcrpy's aiohttp patch raised it; the cassette kept resplay's own message (with the diff).
+        kept = state.store.cassette.mismatches if state.store is not None else []
+        return _mismatch_response(kept[-1] if kept else str(exc))
     except aiohttp.ClientError as exc:
         body_ = {"error": {"message": f"resplay proxy: {target}: {exc}", "type": "server_error"}}
         return web.json_response(body_, status=502)
