@@ -153,12 +153,17 @@ def build_item(spec: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
 
 
 def _web_search(spec: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
-    query = str(spec.get("query") or ctx.hint[:80] or "search")
-    action: dict[str, Any] = {
-        "type": "search",
-        "queries": list(spec.get("queries") or [query]),
-        "query": query,
-    }
+    given = spec.get("action")
+    action: dict[str, Any]
+    if isinstance(given, Mapping):  # the real item's shape (search, open_page, find_in_page)
+        action = {k: v for k, v in given.items() if k != "sources"}
+        query = str(given.get("query") or "")
+        if given.get("type", "search") != "search":
+            return {"status": spec.get("status", "completed"), "action": action}
+        spec = {**spec, "sources": given.get("sources", spec.get("sources"))}
+    else:
+        query = str(spec.get("query") or ctx.hint[:80] or "search")
+        action = {"type": "search", "queries": list(spec.get("queries") or [query]), "query": query}
     if "web_search_call.action.sources" in ctx.include:
         sources = spec.get("sources")
         if sources is None:
@@ -282,14 +287,15 @@ def _shell_call(spec: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
             environment = dict(env)
         else:
             environment = {"type": "local"}
+    raw_action = spec.get("action")
+    given: Mapping[str, Any] = raw_action if isinstance(raw_action, Mapping) else {}
+    commands = spec.get("commands") or given.get("commands") or ["echo " + json.dumps(ctx.hint[:40] or "ok")]
     return {
         "status": spec.get("status", "completed"),
         "action": {
-            "commands": [
-                str(c) for c in spec.get("commands") or ["echo " + json.dumps(ctx.hint[:40] or "ok")]
-            ],
-            "max_output_length": spec.get("max_output_length"),
-            "timeout_ms": spec.get("timeout_ms"),
+            "commands": [str(c) for c in commands],
+            "max_output_length": spec.get("max_output_length", given.get("max_output_length")),
+            "timeout_ms": spec.get("timeout_ms", given.get("timeout_ms")),
         },
         "call_id": call_id,
         "environment": environment,
@@ -309,10 +315,15 @@ def _shell_call_output(spec: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
 
 
 def _local_shell_call(spec: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
-    command = spec.get("command") or ["echo", ctx.hint[:40] or "ok"]
+    given = spec.get("action")
+    if isinstance(given, Mapping):
+        action = dict(given)
+    else:
+        command = spec.get("command") or ["echo", ctx.hint[:40] or "ok"]
+        action = {"type": "exec", "command": [str(c) for c in command], "env": dict(spec.get("env") or {})}
     return {
         "status": spec.get("status", "completed"),
-        "action": {"type": "exec", "command": [str(c) for c in command], "env": dict(spec.get("env") or {})},
+        "action": action,
         "call_id": str(spec.get("call_id") or ctx.call_id()),
     }
 

@@ -16,6 +16,7 @@ import httpx2
 import pytest
 
 from mockserver import MockServer
+from mockserver.builtin_tools import ITEM_TYPES as BUILTIN_ITEMS
 from mockserver.errors import APIError
 from mockserver.sse import SSEDecoder
 from mockserver.validation import validate_create
@@ -30,7 +31,9 @@ from realtraffic import (
     shared_root,
 )
 
-SUPPORTED_ITEMS = frozenset({"message", "reasoning", "function_call"})
+SUPPORTED_ITEMS = frozenset({"message", "reasoning", "function_call"}) | (
+    frozenset(BUILTIN_ITEMS) - {"shell_call_output", "local_shell_call"}  # no api.openai.com recordings
+)
 UNSUPPORTED_REQUEST_FIELDS = frozenset({"previous_response_id", "conversation", "background", "prompt"})
 
 
@@ -61,11 +64,28 @@ def supported(interaction: Interaction) -> str | None:
         return "item types: " + ",".join(sorted(str(k) for k in kinds - SUPPORTED_ITEMS))
     if any(len(item.get("content") or ()) != 1 for item in output if item.get("type") == "message"):
         return "multi-part message"
+    if interaction.sse_events is not None and _interleaved(interaction.sse_events):
+        return "interleaved items"  # several items in flight at once (parallel MCP servers): not emulated
+    if any(p.get("annotations") for i in output if i.get("type") == "message" for p in i["content"]):
+        return "annotated message"  # url_citation annotations are not scriptable yet
     try:
         validate_create(body)
     except APIError as exc:
         return f"request rejected: {exc.code or exc.message[:40]}"
     return None
+
+
+def _interleaved(events: list[dict[str, Any]]) -> bool:
+    """Whether an item starts before the previous one is done (or one is never done)."""
+    open_items = 0
+    for event in events:
+        if event.get("type") == "response.output_item.added":
+            open_items += 1
+            if open_items > 1:
+                return True
+        elif event.get("type") == "response.output_item.done":
+            open_items -= 1
+    return open_items != 0
 
 
 def mirror(output: list[dict[str, Any]]) -> dict[str, Any]:
@@ -78,6 +98,8 @@ def mirror(output: list[dict[str, Any]]) -> dict[str, Any]:
             )
         elif item["type"] == "function_call":
             items.append({"type": "function_call", "name": item["name"], "arguments": item["arguments"]})
+        elif item["type"] in BUILTIN_ITEMS:
+            items.append({k: v for k, v in item.items() if k != "id"})  # scripted in the real item's shape
         else:
             part = item["content"][0]
             items.append(
