@@ -180,6 +180,8 @@ class Job:
         obfuscation: Whether streams of this job pad deltas unless a resume says otherwise.
         retention: Seconds after which the record is deleted (``store=false`` under the ``allow``
             policy), or ``None`` to keep it.
+        pacing: Extra release time of each scripted event, in seconds (the latency profile's
+            per-token time, :func:`mockserver.latency.offsets`), added to the phases (DECISIONS 11).
     """
 
     def __init__(
@@ -194,6 +196,7 @@ class Job:
         keep_log: bool,
         obfuscation: bool,
         retention: float | None = None,
+        pacing: Callable[[list[dict[str, Any]]], list[float]] | None = None,
     ) -> None:
         self.record = record
         self.id = record.id
@@ -214,6 +217,9 @@ class Job:
             self._final = _failed(self._final, spec.failure)
         self._script = _script(self._final, spec.failure)
         self._deadlines = _deadlines(len(self._script), clock.now(), spec.timing)
+        if pacing is not None:  # created and queued stay at once; both lists never decrease
+            extra = pacing(self._script)
+            self._deadlines[2:] = [d + e for d, e in zip(self._deadlines[2:], extra[2:], strict=True)]
         self._next = 0
         self._output: list[dict[str, Any]] = []
         record.response = _early(self._final, "queued")
