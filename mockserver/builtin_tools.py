@@ -289,7 +289,7 @@ def _shell_call(spec: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
             environment = {"type": "local"}
     raw_action = spec.get("action")
     given: Mapping[str, Any] = raw_action if isinstance(raw_action, Mapping) else {}
-    commands = spec.get("commands") or given.get("commands") or ["echo " + json.dumps(ctx.hint[:40] or "ok")]
+    commands = spec.get("commands") or given.get("commands") or _skill_commands(tool, ctx.hint)
     return {
         "status": spec.get("status", "completed"),
         "action": {
@@ -300,6 +300,28 @@ def _shell_call(spec: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
         "call_id": call_id,
         "environment": environment,
     }
+
+
+def _skill_commands(tool: Mapping[str, Any], hint: str) -> list[str]:
+    """The default shell command: open the skill the user names (or the first), else echo the request.
+
+    Skills (SDK ``ContainerAuto.skills`` / ``LocalEnvironment.skills``): hosted containers mount them under
+    ``/home/oai/skills/<name>-<hash>`` (vercel openai-shell-skills.1 lists such a folder first); a local
+    skill is read from its ``path``.
+    """
+    env = tool.get("environment")
+    skills = (
+        [s for s in (env.get("skills") or ()) if isinstance(s, Mapping)] if isinstance(env, Mapping) else []
+    )
+    if not skills:
+        return ["echo " + json.dumps(hint[:40] or "ok")]
+    low = hint.lower()
+    named = [s for s in skills if str(s.get("name") or s.get("skill_id") or "").lower() in low]
+    skill = (named or skills)[0]
+    if isinstance(env, Mapping) and env.get("type") == "local":
+        return [f"cat {skill.get('path', '.')}/SKILL.md"]
+    name = str(skill.get("name") or skill.get("skill_id") or "skill")
+    return [f"ls -R /home/oai/skills/{name}-{_digest('skill', name)[:32]}"]
 
 
 def _shell_call_output(spec: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
@@ -679,7 +701,10 @@ def _mentioned(tool: Mapping[str, Any], item_type: str, text: str) -> bool:
         value = tool.get(key)
         if isinstance(value, str) and (value.lower() in low or value.lower().replace("_", " ") in low):
             return True
-    for name in tool.get("allowed_tools") or ():
+    env = tool.get("environment")
+    skills = env.get("skills") or () if isinstance(env, Mapping) else ()
+    names = [*(tool.get("allowed_tools") or ()), *(k.get("name") for k in skills if isinstance(k, Mapping))]
+    for name in names:
         if isinstance(name, str) and name.lower() in low:
             return True
     return any(word in low for word in _KEYWORDS.get(item_type, ()))

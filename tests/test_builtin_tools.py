@@ -258,3 +258,29 @@ def test_unknown_scripted_item_type_is_rejected(server: MockServer, client: open
     server.queue(OutputReply(({"type": "teleport_call"},)))
     with pytest.raises(openai.BadRequestError, match="teleport_call"):
         client.responses.create(model="gpt-5.5", input="go")
+
+
+def test_shell_skills_open_the_named_skill(client: openai.OpenAI) -> None:
+    inline = {
+        "type": "inline",
+        "name": "island-rescue",
+        "description": "Rescue plans.",
+        "source": {"type": "base64", "media_type": "application/zip", "data": "UEsDBA=="},
+    }
+    hosted: Any = {"type": "shell", "environment": {"type": "container_auto", "skills": [inline]}}
+    answer = client.responses.create(model="gpt-5.5", input="use island-rescue", tools=[hosted])
+    call, output = [i for i in answer.output if i.type in ("shell_call", "shell_call_output")]
+    assert call.action.commands[0].startswith("ls -R /home/oai/skills/island-rescue-")  # type: ignore[union-attr]
+    assert call.environment.type == "container_reference"  # type: ignore[union-attr]
+    assert output.call_id == call.call_id  # type: ignore[union-attr]
+    assert answer.output[-1].type == "message"  # hosted: the answer follows in the same response
+    local: Any = {
+        "type": "shell",
+        "environment": {
+            "type": "local",
+            "skills": [{"name": "lint", "description": "Lint.", "path": "/s/lint"}],
+        },
+    }
+    waiting = client.responses.create(model="gpt-5.5", input="run the lint skill", tools=[local])
+    assert waiting.output[-1].type == "shell_call"  # local: the client runs it and answers
+    assert waiting.output[-1].action.commands == ["cat /s/lint/SKILL.md"]  # type: ignore[union-attr]
