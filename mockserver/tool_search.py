@@ -212,7 +212,7 @@ def visible_tools(tools: Sequence[Mapping[str, Any]], context: Sequence[Mapping[
     spaces, plain, _ = _loaded_views(context)
     out: list[Any] = [plain.get(str(t.get("name")), t) if t.get("type") == "function" else t for t in tools]
     out.extend(plain[name] for name in plain if name not in {t.get("name") for t in tools})
-    out.extend(spaces)
+    out.extend(s for s in spaces if s["name"] not in plain)  # client loads are called without namespace
     return out
 
 

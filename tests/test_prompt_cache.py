@@ -22,7 +22,8 @@ from realtraffic import shared_root
 
 LONG = "You are a meticulous support assistant for the Acme shipping platform. " * 160  # ~2,100 tokens
 RECORDED = (
-    "pydantic__pydantic-ai/tests/models/cassettes/test_openai_prompt_cache/test_openai_responses_prompt_cache_e2e.yaml"
+    "pydantic__pydantic-ai/tests/models/cassettes/test_openai_prompt_cache/"
+    "test_openai_responses_prompt_cache_e2e.yaml"
 )
 
 
@@ -39,7 +40,9 @@ def test_stable_prefix_hits_and_changed_prefix_misses(client: openai.OpenAI) -> 
     # legacy family: the longest cached block (the instructions), rounded down to 128, writes not reported
     assert cached >= 1024 and cached % 128 == 0 and cached <= second.usage.input_tokens
     assert written == 0
-    changed = client.responses.create(model="gpt-4o", instructions="Be brief. " + LONG, input="Where is order 2?")
+    changed = client.responses.create(
+        model="gpt-4o", instructions="Be brief. " + LONG, input="Where is order 2?"
+    )
     assert _details(changed) == (0, 0)
     assert_faithful(second.model_dump(mode="json", exclude_unset=True), kind="response")
 
@@ -112,7 +115,10 @@ def test_explicit_mode_without_breakpoints_does_not_cache(client: openai.OpenAI)
 
 def test_write_details_and_prewarm(client: openai.OpenAI) -> None:
     warm = client.responses.create(
-        model="gpt-5.6-sol", instructions=LONG, input="hi", prompt_cache_options={"prewarm": True, "ttl": "12h"}
+        model="gpt-5.6-sol",
+        instructions=LONG,
+        input="hi",
+        prompt_cache_options={"prewarm": True, "ttl": "12h"},
     )
     assert warm.output == []
     details = warm.usage.input_tokens_details  # type: ignore[union-attr]
@@ -149,7 +155,7 @@ def test_diagnostics(client: openai.OpenAI) -> None:
     assert diagnose(model="gpt-5.6-terra")["reason"] == "model_changed"
 
 
-# --- pure engine: families and the overflow rule -------------------------------------------------------------
+# --- pure engine: families and the overflow rule ---------------------------------------------------------
 
 
 def _cached(engine: Engine, model: str, text: str = "hi", **extra: Any) -> int:

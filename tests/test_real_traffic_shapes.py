@@ -31,8 +31,13 @@ from realtraffic import (
     shared_root,
 )
 
-SUPPORTED_ITEMS = frozenset({"message", "reasoning", "function_call"}) | (
-    frozenset(BUILTIN_ITEMS) - {"shell_call_output", "local_shell_call"}  # no api.openai.com recordings
+SEARCH_ITEMS = frozenset({"tool_search_call", "tool_search_output"})  # SPEC §11, mockserver.tool_search
+SUPPORTED_ITEMS = (
+    frozenset({"message", "reasoning", "function_call"})
+    | SEARCH_ITEMS
+    | (
+        frozenset(BUILTIN_ITEMS) - {"shell_call_output", "local_shell_call"}  # no api.openai.com recordings
+    )
 )
 UNSUPPORTED_REQUEST_FIELDS = frozenset({"previous_response_id", "conversation", "background", "prompt"})
 
@@ -97,7 +102,12 @@ def mirror(output: list[dict[str, Any]]) -> dict[str, Any]:
                 {"type": "reasoning", "summary": [s.get("text", "") for s in item.get("summary") or ()]}
             )
         elif item["type"] == "function_call":
-            items.append({"type": "function_call", "name": item["name"], "arguments": item["arguments"]})
+            call = {"type": "function_call", "name": item["name"], "arguments": item["arguments"]}
+            items.append({**call, "namespace": item["namespace"]} if item.get("namespace") else call)
+        elif item["type"] in SEARCH_ITEMS:
+            items.append(
+                {k: v for k, v in item.items() if k in ("type", "execution", "call_id", "arguments", "tools")}
+            )
         elif item["type"] in BUILTIN_ITEMS:
             items.append({k: v for k, v in item.items() if k != "id"})  # scripted in the real item's shape
         else:
