@@ -53,7 +53,8 @@ TERMINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed
 def shared_root() -> Path:
     """Return the shared folder: ``$RESPLAY_SHARED`` or ``<workspace>/shared`` next to the repository."""
     env = os.environ.get("RESPLAY_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+    return root.resolve()  # one spelling of every path, even when shared/ is reached through a link
 
 
 @dataclass(frozen=True)
