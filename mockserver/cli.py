@@ -41,10 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ws-max-age", type=float, default=3600.0)
     serve.add_argument("--ws-busy", choices=("queue", "reject"), default="queue")
     serve.add_argument("--background-store-policy", choices=("reject", "allow"), default="reject")
-    serve.add_argument("--background-queued", type=float, default=1.0, help="seconds a background job queues")
-    serve.add_argument(
-        "--background-in-progress", type=float, default=2.0, help="seconds a background job is in progress"
-    )
+    serve.add_argument("--background-queued", type=_seconds, default=1.0, help="seconds queued")
+    serve.add_argument("--background-in-progress", type=_seconds, default=2.0, help="seconds in progress")
     serve.add_argument("--scenario", default=None, help="YAML/JSON scenario file of scripted rules")
     # Proxy mode (issue 7): record any client's HTTP, SSE and WebSocket traffic, or serve a cassette.
     serve.add_argument("--record", metavar="UPSTREAM_URL", default=None, help="proxy to it, recording")
@@ -135,6 +133,17 @@ def freeze_startup_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def _seconds(raw: str) -> float:
+    """A non-negative number of seconds (argparse type)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {raw!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 seconds, got {raw}")
+    return value
 
 
 def _is_loopback(host: str) -> bool:

@@ -59,3 +59,5 @@ class ServerConfig:
         if self.secret is None:
             self.secret = os.environ.get("RESPLAY_SECRET") or None
         self.models = tuple(self.models)
+        if not (self.background_queued >= 0 and self.background_in_progress >= 0):
+            raise ValueError("background_queued and background_in_progress must be >= 0 seconds")
