@@ -17,6 +17,7 @@ Behaviour it makes testable:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -285,8 +286,13 @@ def _function_tools(tools: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[st
     return out
 
 
-def _words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2 and w not in _STOPWORDS}
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@functools.lru_cache(maxsize=4096)
+def _words(text: str) -> frozenset[str]:
+    """Distinctive words of a text (cached: tool descriptions repeat on every request)."""
+    return frozenset(w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in _STOPWORDS)
 
 
 def _choose_calls(turn: TurnInput, user_text: str, rng: random.Random) -> list[CallPlan]:

@@ -13,6 +13,7 @@ the same requests give byte-identical ids; without one, from the OS's randomness
 
 from __future__ import annotations
 
+import os
 import random
 import string
 
@@ -25,13 +26,14 @@ class IdFactory:
     """Source of object ids and other random-looking strings.
 
     Args:
-        seed: Seed for reproducible ids; ``None`` draws from ``random.SystemRandom``.
+        seed: Seed for reproducible ids; ``None`` seeds from the OS's randomness once (a fast generator
+            afterwards: ``SystemRandom`` would make a system call for every id).
         namespace: Mixed into the seed so that sessions get independent, repeatable sequences.
     """
 
     def __init__(self, seed: int | None = None, namespace: str = "") -> None:
         self.rng: random.Random = (
-            random.SystemRandom() if seed is None else random.Random(f"{seed}:{namespace}")
+            random.Random(os.urandom(16)) if seed is None else random.Random(f"{seed}:{namespace}")
         )
 
     def hex(self, n: int) -> str:
