@@ -172,6 +172,8 @@ def _in_progress(item: Mapping[str, Any]) -> dict[str, Any]:
     added = dict(item)
     if "status" in added:
         added["status"] = "in_progress"
+    if added.get("type") == "tool_search_call":
+        added["arguments"] = {}  # recorded: the search's arguments appear on output_item.done only (SPEC §11)
     return added
 
 

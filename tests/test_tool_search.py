@@ -283,3 +283,12 @@ def test_streamed_search_matches_the_recorded_grammar(client: openai.OpenAI) -> 
     assert [t.rstrip("+") for t in event_grammar(events)] == [t.rstrip("+") for t in event_grammar(recorded)]
     final = events[-1]["response"]
     assert [i["type"] for i in final["output"]] == ["tool_search_call", "tool_search_output", "function_call"]
+
+
+def test_streamed_call_is_added_without_arguments(client: openai.OpenAI) -> None:
+    with client.responses.stream(
+        model="gpt-5.4", input="What is the weather in Paris?", tools=DEFERRED
+    ) as stream:
+        added = [e.item for e in stream if e.type == "response.output_item.added"]
+    assert added[0].type == "tool_search_call" and added[0].arguments == {}  # as recorded
+    assert added[1].type == "tool_search_output" and added[1].status == "in_progress"
