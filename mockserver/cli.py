@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--background-queued", type=_seconds, default=1.0, help="seconds queued")
     serve.add_argument("--background-in-progress", type=_seconds, default=2.0, help="seconds in progress")
     serve.add_argument("--scenario", default=None, help="YAML/JSON scenario file of scripted rules")
+    # Unhappy paths (mockserver.faults, .latency, .ratelimit): all emulation, off by default.
+    serve.add_argument("--latency", choices=("instant", "realistic"), default="instant")
+    serve.add_argument("--latency-scale", type=float, default=1.0, help="multiply emulated durations")
+    serve.add_argument("--chaos-rate", type=float, default=0.0, help="share of creates given a random fault")
+    serve.add_argument("--chaos-fault", dest="chaos_faults", action="append", default=[], help="chaos pool")
+    serve.add_argument("--rate-limit-rpm", type=int, default=None, help="requests per minute per API key")
+    serve.add_argument("--rate-limit-tpm", type=int, default=None, help="tokens per minute per API key")
     # Proxy mode (issue 7): record any client's HTTP, SSE and WebSocket traffic, or serve a cassette.
     serve.add_argument("--record", metavar="UPSTREAM_URL", default=None, help="proxy to it, recording")
     serve.add_argument("--cassette", metavar="FILE", default=None, help="cassette written by --record")
@@ -72,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return serve_cassette(**proxy, host=args["host"], port=args["port"])
     args["models"] = tuple(args["models"])
+    args["chaos_faults"] = tuple(args["chaos_faults"])
     config = ServerConfig(**args)
     if config.scenario is not None:
         try:  # fail fast, before binding, with the file's line in the message

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .latency import LatencyProfile, profile
+
 __all__ = ["ServerConfig"]
 
 ClockKind = Literal["real", "virtual"]
@@ -50,6 +52,18 @@ class ServerConfig:
     """Seconds a background job stays ``in_progress`` before its terminal event (DECISIONS 11)."""
     scenario: str | None = None
     """Path of a scenario file (YAML/JSON rules) every session starts with (see ``mockserver.scenario``)."""
+    latency: str = "instant"
+    """Pacing of foreground responses: ``instant`` or ``realistic`` (emulated, ``mockserver.latency``)."""
+    latency_scale: float = 1.0
+    """Multiplies every emulated duration (``0.1``: ten times faster)."""
+    chaos_rate: float = 0.0
+    """Share of creates that get a random fault, drawn with the seed (``mockserver.faults``)."""
+    chaos_faults: tuple[str, ...] = ()
+    """Faults chaos draws from (compact form); empty: ``faults.CHAOS_DEFAULT``."""
+    rate_limit_rpm: int | None = None
+    """Requests per minute per API key (``None``: unlimited, fixed headers)."""
+    rate_limit_tpm: int | None = None
+    """Estimated tokens per minute per API key (``None``: unlimited)."""
     extra: dict[str, object] = field(default_factory=dict)
     """Options of later features, by name."""
 
@@ -61,3 +75,8 @@ class ServerConfig:
         self.models = tuple(self.models)
         if not (self.background_queued >= 0 and self.background_in_progress >= 0):
             raise ValueError("background_queued and background_in_progress must be >= 0 seconds")
+        self.chaos_faults = tuple(self.chaos_faults)
+
+    def latency_profile(self) -> LatencyProfile:
+        """The :class:`~mockserver.latency.LatencyProfile` named by ``latency`` and ``latency_scale``."""
+        return profile(self.latency, self.latency_scale)

@@ -36,7 +36,9 @@ from .clock import Clock, RealClock, VirtualClock
 from .config import ServerConfig
 from .errors import InvalidRequest, NotFound
 from .events import stream_events
+from .faults import FaultBook
 from .ids import IdFactory
+from .latency import LatencyProfile, Pacer, pace
 from .script import ErrorReply, FunctionCallsReply, OutputReply, Reply, TextReply
 from .sealing import Sealer
 from .store import MemoryStore, Store, StoredResponse
@@ -44,6 +46,8 @@ from .store import MemoryStore, Store, StoredResponse
 __all__ = ["DEFAULT_SESSION", "Engine", "Run", "Session", "Turn", "is_warmup"]
 
 DEFAULT_SESSION = "default"
+JOURNAL_LIMIT = 10_000
+"""Entries kept per session in the request journal (``GET /_resplay/requests``)."""
 
 # Models that emit the assistant ``phase`` (SPEC §10: gpt-5.3-codex and later).
 _PHASE_FAMILIES = ("gpt-5.3", "gpt-5.4", "gpt-5.5", "gpt-5.6", "gpt-6")
@@ -64,7 +68,9 @@ class Session:
     clock: Clock
     ids: IdFactory
     replies: deque[Reply] = field(default_factory=deque)
-    journal: list[dict[str, Any]] = field(default_factory=list)
+    journal: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=JOURNAL_LIMIT))
+    """The request journal; the oldest entries drop off past ``JOURNAL_LIMIT`` so a long-running
+    server (a load target) keeps bounded memory."""
     jobs: dict[str, background.Job] = field(default_factory=dict)
     """Background jobs by response id (cancel and stream resume find them here)."""
     ledger: reasoning.Ledger = field(default_factory=reasoning.Ledger)
@@ -73,6 +79,8 @@ class Session:
     """Prompt-cache entries, overflow counters and remembered prefixes (SPEC §13, :mod:`.prompt_cache`)."""
     rules: rules.RuleBook = field(default_factory=rules.RuleBook)
     """Scripted rules and strict mode (see :mod:`.rules`); queued replies go first."""
+    faults: FaultBook = field(default_factory=FaultBook)
+    """Queued and armed faults, the chaos draw and a rule's latency override (see :mod:`.faults`)."""
 
 
 @dataclass
@@ -106,7 +114,7 @@ class Run:
     """
 
     def __init__(
-        self, record: StoredResponse, *, obfuscation: bool, job: background.Job | None = None
+        self, record: StoredResponse, *, obfuscation: bool, job: background.Job | Pacer | None = None
     ) -> None:
         self.record = record
         self.response = record.response
@@ -205,6 +213,8 @@ class Engine:
         self.on_clock_schedule: Callable[[float], None] | None = None
         """Forwarded to every session clock: lets the real-clock ticker wake up for new deadlines."""
         self.sealer = Sealer(self.config.secret)
+        self.latency: LatencyProfile = self.config.latency_profile()
+        """How foreground responses are paced (``--latency``, :mod:`.latency`)."""
         self.scenario: rules.RuleBook | None = (
             scenario.load_scenario_file(self.config.scenario).book() if self.config.scenario else None
         )
@@ -460,7 +470,23 @@ class Engine:
             )
         if record.stored or started is not None:
             self.store.put(turn.state.name, record)
-        return Run(record, obfuscation=include_obfuscation is not False, job=started)
+        run = Run(record, obfuscation=include_obfuscation is not False, job=started)
+        profile = turn.state.faults.take_latency() or self.latency
+        if started is None and not profile.instant:
+            # Paced foreground run (mockserver.latency): a continuation rehydrates its state unless it came
+            # from the WebSocket connection-local cache, whose records are not the store's (SPEC §6.5).
+            parent = turn.parent
+            hydrated = parent is not None and self.store.get(turn.state.name, parent.id) is parent
+            run.job = pace(
+                run.events,
+                profile,
+                turn.state.clock,
+                model=turn.model.name,
+                effort=turn.effort,
+                rehydrate_tokens=int(parent.meta.get("input_tokens", 0)) if hydrated and parent else None,
+                seed=turn.response_id,
+            )
+        return run
 
     def input_tokens(self, body: Any, *, session: str | None = None) -> dict[str, Any]:
         """``POST /v1/responses/input_tokens``: exactly the ``usage.input_tokens`` a create would report."""
@@ -706,7 +732,12 @@ class Engine:
                 part: dict[str, Any] = (
                     {"type": "refusal", "refusal": text}
                     if planned.refusal
-                    else {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+                    else {
+                        "type": "output_text",
+                        "annotations": builtin_tools.annotations_of(planned),
+                        "logprobs": [],
+                        "text": text,
+                    }
                 )
                 message: dict[str, Any] = {
                     "id": ids.object_id("msg", shard, now),
@@ -889,8 +920,8 @@ def _plan_from_reply(reply: TextReply | FunctionCallsReply | OutputReply, model:
                 )
             elif kind == "message":
                 plan.items.append(
-                    generator.MessagePlan(
-                        str(item.get("text", "")), item.get("phase"), bool(item.get("refusal"))
+                    builtin_tools.message_plan(
+                        str(item.get("text", "")), item.get("phase"), bool(item.get("refusal")), item
                     )
                 )
             elif kind in builtin_tools.ITEM_TYPES:

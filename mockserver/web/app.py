@@ -10,7 +10,7 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..ids import IdFactory
-from . import admin, background, http, middleware, ws
+from . import admin, background, faults, http, middleware, ws
 from .keys import ENGINE, REQUEST_IDS
 
 __all__ = ["ENGINE", "REQUEST_IDS", "make_app"]
@@ -27,13 +27,14 @@ def make_app(engine: Engine) -> web.Application:
     config = engine.config
     app = web.Application(
         client_max_size=config.max_body_bytes,
-        middlewares=[middleware.envelope_errors, middleware.authenticate],
+        middlewares=[middleware.envelope_errors, middleware.authenticate, faults.inject],
     )
     app[ENGINE] = engine
     app[REQUEST_IDS] = IdFactory(config.seed, "x-request-id")
     http.add_routes(app)
     ws.add_routes(app)  # WebSocket mode: the upgrade of GET /v1/responses (SPEC §6)
     background.add_routes(app)
+    faults.add_routes(app)  # rate limits, chaos pool, /_resplay/faults
     if config.admin:
         admin.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", middleware.invalid_url)

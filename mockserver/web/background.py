@@ -18,6 +18,7 @@ from aiohttp import web
 
 from ..background import Job
 from ..errors import InvalidRequest
+from ..latency import Pacer
 from ..sse import encode_events
 from .keys import ENGINE, STREAMED
 from .middleware import prepare_headers, remember_response, session_of
@@ -76,7 +77,7 @@ async def resume_stream(request: web.Request) -> web.StreamResponse:
 
 
 async def follow(
-    request: web.Request, job: Job, *, cursor: int = 0, obfuscation: bool | None = None
+    request: web.Request, job: Job | Pacer, *, cursor: int = 0, obfuscation: bool | None = None
 ) -> web.StreamResponse:
     """Stream ``job``'s events from ``sequence_number == cursor`` to its terminal event, as they come.
 

@@ -12,8 +12,10 @@ import orjson
 from aiohttp import web
 
 from ..errors import InvalidRequest
+from ..latency import Pacer
 from ..sse import encode_events
 from .background import follow, resume_stream
+from .faults import answer, armed_fault, wait_done
 from .keys import ENGINE, STREAMED
 from .middleware import prepare_headers, read_json, remember_response, session_of
 
@@ -43,7 +45,12 @@ async def create_response(request: web.Request) -> web.StreamResponse:
         stream = run.record.meta["stream"]
         payload = encode_events(run.events) if stream else orjson.dumps(run.response)
     remember_response(request, run.id)
+    fault = armed_fault(request, engine)
+    if fault is not None:  # a fault acting on the answer (mockserver.faults)
+        return await answer(request, run, fault, stream)
     if not stream:
+        if isinstance(run.job, Pacer):  # latency profile: answer once the run is done
+            await wait_done(request, run)
         return web.Response(body=payload, content_type="application/json")
     if run.job is not None:  # background: events come out as its job releases them (SPEC §7)
         return await follow(request, run.job)

@@ -11,7 +11,7 @@ import orjson
 from aiohttp import web
 
 from ..errors import APIError, AuthenticationFailed, InvalidRequest, NotFound, PayloadTooLarge, ServerFault
-from .keys import BODY, ENGINE, REQUEST_ID, REQUEST_IDS, RESPONSE_ID, STREAMED, WS_UPGRADED
+from .keys import BODY, ENGINE, RATE_HEADERS, REQUEST_ID, REQUEST_IDS, RESPONSE_ID, STREAMED, WS_UPGRADED
 
 __all__ = [
     "SESSION_HEADER",
@@ -126,7 +126,9 @@ def _api_headers(request: web.Request, response: web.StreamResponse, started: fl
     headers["openai-processing-ms"] = str(max(1, int((time.perf_counter() - started) * 1000)))
     headers["openai-version"] = "2020-10-01"
     headers["openai-organization"] = "resplay"
-    headers.update(_RATE_LIMIT_HEADERS)
+    # Rate-limit emulation counts down per key (web/faults.py); an error's own headers win.
+    for name, value in (request.get(RATE_HEADERS) or _RATE_LIMIT_HEADERS).items():
+        headers.setdefault(name, value)
 
 
 _RATE_LIMIT_HEADERS = {

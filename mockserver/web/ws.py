@@ -25,6 +25,7 @@ from aiohttp import WSMsgType, web
 from ..engine import Engine
 from ..errors import NotFound
 from ..wsmode import Close, WsConnection
+from .faults import WsFaults
 from .keys import ENGINE, WS_UPGRADED
 from .middleware import journal_headers, prepare_headers, session_of
 
@@ -85,6 +86,11 @@ async def websocket_responses(request: web.Request) -> web.StreamResponse:
             journal={"path": request.path, "query": dict(request.query), "headers": headers},
             on_wake=lambda: _wake_threadsafe(loop, wake),
         )
+        try:  # faults per response.create (web/faults.py); a bad x-resplay-fault is a 400, no upgrade
+            shaper = WsFaults(request, engine, conn, wake)
+        except BaseException:
+            conn.close()
+            raise
     prepare_headers(request, ws)
     try:
         await ws.prepare(request)
@@ -96,11 +102,12 @@ async def websocket_responses(request: web.Request) -> web.StreamResponse:
     assert handler is not None
     live.sockets.add(ws)
     live.handlers.add(handler)
-    sender = asyncio.create_task(_send_frames(ws, conn, engine, wake))
+    sender = asyncio.create_task(_send_frames(ws, shaper, engine, wake))
     try:
         async for message in ws:
             with engine.lock:
                 if message.type is WSMsgType.TEXT:
+                    shaper.before_text(message.data)
                     conn.receive_text(message.data)
                 elif message.type is WSMsgType.BINARY:
                     conn.receive_binary(message.data)
@@ -124,7 +131,7 @@ async def websocket_responses(request: web.Request) -> web.StreamResponse:
 
 
 async def _send_frames(
-    ws: web.WebSocketResponse, conn: WsConnection, engine: Engine, wake: asyncio.Event
+    ws: web.WebSocketResponse, conn: WsConnection | WsFaults, engine: Engine, wake: asyncio.Event
 ) -> None:
     """Send what the connection has, one frame at a time, then sleep until woken."""
     try:
