@@ -17,15 +17,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidRequest
+from .generator import MessagePlan
 
 __all__ = [
     "ITEM_TYPES",
     "TOOL_TYPES",
+    "AnnotatedMessagePlan",
     "Context",
     "ToolItemPlan",
+    "annotations_of",
     "build_item",
     "has_events",
     "item_events",
+    "message_plan",
     "over_limit",
     "tool_names",
     "with_hint",
@@ -802,3 +806,27 @@ def merge_default(plan: Any, calls: Sequence[ToolItemPlan]) -> None:
         for c in calls
     )
     plan.items = [*head, *calls] if waits else [*head, *calls, *rest]
+
+
+# --- citations ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotatedMessagePlan(MessagePlan):
+    """A scripted assistant message whose text carries annotations (``url_citation``, ``file_citation``...),
+    as web and file search answers do; streamed as ``response.output_text.annotation.added``."""
+
+    annotations: tuple[Mapping[str, Any], ...] = ()
+
+
+def message_plan(text: str, phase: str | None, refusal: bool, item: Mapping[str, Any]) -> MessagePlan:
+    """The plan of a scripted message item (annotated when it lists ``annotations``)."""
+    annotations = item.get("annotations")
+    if annotations and not refusal:
+        return AnnotatedMessagePlan(text, phase, refusal, tuple(dict(a) for a in annotations))
+    return MessagePlan(text, phase, refusal)
+
+
+def annotations_of(planned: Any) -> list[dict[str, Any]]:
+    """The ``annotations`` of an output_text part built from ``planned``."""
+    return [dict(a) for a in getattr(planned, "annotations", ())]

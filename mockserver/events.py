@@ -240,6 +240,10 @@ def _message_events(
                 }
             )
             seq += 1
+            # Citations (web/file search answers): each annotation.added follows the delta that completes
+            # the cited span (real traffic: test_openai_include_raw_annotations_streaming.yaml).
+            pending = list(enumerate(part.get("annotations") or ()))
+            written = 0
             for piece in chunk_text(text):
                 delta = {
                     "type": "response.output_text.delta",
@@ -254,6 +258,11 @@ def _message_events(
                     delta["obfuscation"] = obfuscate(piece)
                 append(delta)
                 seq += 1
+                written += len(piece)
+                while pending and _cited_up_to(pending[0][1]) <= written:
+                    seq = _annotation_event(pending.pop(0), item_id, index, c_index, out, seq)
+            while pending:
+                seq = _annotation_event(pending.pop(0), item_id, index, c_index, out, seq)
             append(
                 {
                     "type": "response.output_text.done",
@@ -278,6 +287,35 @@ def _message_events(
         )
         seq += 2
     append({"type": "response.output_item.done", "sequence_number": seq, "output_index": index, "item": item})
+    return seq + 1
+
+
+def _cited_up_to(annotation: Mapping[str, Any]) -> int:
+    """Where a citation ends in the text: ``end_index`` (url/container citations) or ``index`` (file)."""
+    end = annotation.get("end_index", annotation.get("index"))
+    return int(end) if isinstance(end, int) else 0
+
+
+def _annotation_event(
+    numbered: tuple[int, Mapping[str, Any]],
+    item_id: str,
+    index: int,
+    c_index: int,
+    out: list[dict[str, Any]],
+    seq: int,
+) -> int:
+    a_index, annotation = numbered
+    out.append(
+        {
+            "type": "response.output_text.annotation.added",
+            "sequence_number": seq,
+            "annotation": dict(annotation),
+            "annotation_index": a_index,
+            "content_index": c_index,
+            "item_id": item_id,
+            "output_index": index,
+        }
+    )
     return seq + 1
 
 

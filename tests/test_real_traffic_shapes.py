@@ -71,8 +71,6 @@ def supported(interaction: Interaction) -> str | None:
         return "multi-part message"
     if interaction.sse_events is not None and _interleaved(interaction.sse_events):
         return "interleaved items"  # several items in flight at once (parallel MCP servers): not emulated
-    if any(p.get("annotations") for i in output if i.get("type") == "message" for p in i["content"]):
-        return "annotated message"  # url_citation annotations are not scriptable yet
     try:
         validate_create(body)
     except APIError as exc:
@@ -118,6 +116,7 @@ def mirror(output: list[dict[str, Any]]) -> dict[str, Any]:
                     "text": part.get("text", part.get("refusal", "")),
                     "refusal": part.get("type") == "refusal",
                     "phase": item.get("phase"),
+                    "annotations": part.get("annotations") or [],
                 }
             )
     return {"output": items}

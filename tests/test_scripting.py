@@ -224,3 +224,17 @@ async def test_two_concurrent_sessions_stay_isolated(
     # The default session sees no rule and no strict mode.
     plain = await async_client.responses.create(model="gpt-5.5", input="plain")
     assert plain.output_text not in ("I am A", "I am B")
+
+
+def test_cited_answer_streams_annotations(server: MockServer, client: openai.OpenAI) -> None:
+    text = "Cats sleep a lot. Dogs bark."
+    cite = {"type": "url_citation", "start_index": 0, "end_index": 17, "title": "Cats", "url": "https://c.at"}
+    server.rule(R.any_request(), {"output": [{"type": "message", "text": text, "annotations": [cite]}]})
+    events = [_dump(e) for e in client.responses.create(model="gpt-5.5", input="facts", stream=True)]
+    for event in events:
+        assert_faithful(event, kind="event")
+    kinds = [e["type"] for e in events]
+    at = kinds.index("response.output_text.annotation.added")
+    assert "".join(e["delta"] for e in events[:at] if e["type"] == "response.output_text.delta") == text[:17]
+    assert events[at]["annotation"] == cite and events[at]["annotation_index"] == 0
+    assert events[-1]["response"]["output"][0]["content"][0]["annotations"] == [cite]
