@@ -83,3 +83,21 @@ def test_obfuscation_depends_only_on_id_and_sequence() -> None:
     assert padded == obfuscate(dict(event), "resp_1") and len(padded["obfuscation"]) == 11
     assert obfuscate(event, "resp_2")["obfuscation"] != padded["obfuscation"]
     assert "obfuscation" not in obfuscate({"type": "response.output_text.done", "text": "x"}, "resp_1")
+
+
+def test_latency_profile_adds_its_per_token_time() -> None:
+    # DECISIONS 11: 1 s queued + 2 s in progress, plus the profile's time; `instant` adds nothing.
+    paced = Engine(ServerConfig(seed=3, clock="virtual", latency="realistic"))
+    text = " ".join(f"word{i}" for i in range(200))
+    paced.queue_reply(TextReply(text))
+    run = paced.create({"model": "gpt-4o", "input": "hi", "background": True, "stream": True})
+    assert run.response["status"] == "queued"
+    paced.advance(3)
+    assert not run.done and paced.retrieve(run.id)["status"] == "in_progress"
+    paced.advance(120)
+    assert run.done and paced.retrieve(run.id)["status"] == "completed"
+    instant = engine()
+    instant.queue_reply(TextReply(text))
+    quick = instant.create({"model": "gpt-4o", "input": "hi", "background": True})
+    instant.advance(3)
+    assert quick.done
