@@ -81,6 +81,7 @@ IN_MEMORY_IDLE = 10 * 60.0  # in_memory: "about 5-10 minutes of inactivity, up t
 IN_MEMORY_MAX = 3600.0
 RETENTION_24H = 24 * 3600.0
 _MAX_ENTRIES = 100_000  # per session; expired entries are pruned first, then the oldest
+_MAX_ROUTES = 10_000  # per session, before idle routes are forgotten
 _MAX_REMEMBERED = 4096  # responses remembered for diagnostics, per session
 _HIDDEN_PREFIX = "<|reasoning_tokens:"
 
@@ -377,6 +378,11 @@ class PromptCache:
 
     def _overflows(self, route: tuple[str, str | None, str], now: float) -> bool:
         """DECISIONS 14: above 15 requests a minute on one route, a deterministic share goes cold."""
+        if route not in self.traffic and len(self.traffic) >= _MAX_ROUTES:
+            # Bound the counters of a long-lived session: forget routes idle for a whole window.
+            for idle in [r for r, w in self.traffic.items() if not w or w[-1] <= now - ROUTE_WINDOW]:
+                del self.traffic[idle]
+                self.ranks.pop(idle, None)
         window = self.traffic.setdefault(route, deque())
         while window and window[0] <= now - ROUTE_WINDOW:
             window.popleft()
