@@ -396,7 +396,9 @@ class Engine:
         while node is not None:
             depth += 1
             node = self.store.get(turn.state.name, node.parent_id) if node.parent_id else None
-        return rules.Request(turn.request, turn.context, turn.input_items, depth, turn.headers)
+        return rules.Request(
+            turn.request, turn.context, turn.input_items, depth, turn.headers, turn.state.faults
+        )
 
     def _materialize(self, turn: Turn, plan: generator.Plan) -> StoredResponse:
         """Output items with ids, usage and the ``Response`` object, wrapped in a store record."""

@@ -56,6 +56,8 @@ class Request:
     """How many responses precede this one in its ``previous_response_id`` chain (0: a new conversation)."""
     headers: Mapping[str, str] = field(default_factory=dict)
     """Request headers, names lower-cased (empty over WebSocket frames)."""
+    faults: Any = None
+    """The session's :class:`~mockserver.faults.FaultBook` (a matching rule arms its fault and latency)."""
 
     @property
     def model(self) -> str:
@@ -237,6 +239,10 @@ class Rule:
         times: How many requests the rule answers; ``None`` is permanent (an ordered permanent rule
             repeats its last reply). Defaults to 1, or to the number of ordered replies.
         name: Shown in strict-mode and unused-rule reports.
+        fault: A fault (:func:`mockserver.faults.parse`, DECISIONS 20) applied to the matched request.
+        latency: A latency profile (:func:`mockserver.latency.profile_from_json`) for the matched request.
+
+    A rule with a fault or latency and no reply lets the default model answer under them.
     """
 
     matcher: Matcher
@@ -244,37 +250,48 @@ class Rule:
     times: int | None = 1
     name: str | None = None
     used: int = 0
+    fault: Any = None
+    latency: Any = None
 
     @classmethod
     def of(
         cls,
         matcher: Matcher,
-        reply: ReplyLike | Sequence[ReplyLike],
+        reply: ReplyLike | Sequence[ReplyLike] | None,
         *,
         times: int | str | None = "default",
         name: str | None = None,
+        fault: Any = None,
+        latency: Any = None,
     ) -> Rule:
-        """Build a rule; a list/tuple ``reply`` makes an ordered rule."""
+        """Build a rule; a list/tuple ``reply`` makes an ordered rule; ``None`` (with a fault or latency)
+        lets the default model answer."""
         replies: tuple[ReplyLike, ...] = (
-            tuple(reply) if isinstance(reply, list | tuple) else (reply,)  # type: ignore[assignment]
+            () if reply is None else tuple(reply) if isinstance(reply, list | tuple) else (reply,)  # type: ignore[assignment]
         )
-        if not replies:
-            raise ValueError("a rule needs at least one reply")
-        count = len(replies) if times == "default" else times
+        if not replies and fault is None and latency is None:
+            raise ValueError("a rule needs at least one reply, a fault or a latency")
+        count = (len(replies) or 1) if times == "default" else times
         if count is not None and not isinstance(count, int):
             raise ValueError("times must be an int or None")
-        return cls(matcher, replies, count, name)
+        return cls(matcher, replies, count, name, 0, fault, latency)
 
     @property
     def live(self) -> bool:
         """Whether the rule still answers."""
         return self.times is None or self.used < self.times
 
-    def take(self, request: Request) -> Reply:
-        """The reply for this match (counts the use)."""
-        reply = self.replies[min(self.used, len(self.replies) - 1)]
+    def take(self, request: Request) -> Reply | None:
+        """The reply for this match (counts the use; arms the rule's fault and latency)."""
         self.used += 1
-        return _resolve(reply, request)
+        if request.faults is not None:
+            if self.fault is not None:
+                request.faults.arm(self.fault)
+            if self.latency is not None:
+                request.faults.latency = self.latency
+        if not self.replies:
+            return None
+        return _resolve(self.replies[min(self.used - 1, len(self.replies) - 1)], request)
 
     def describe(self) -> str:
         """Name or matcher description."""
@@ -327,7 +344,8 @@ class RuleBook:
 
     def copy(self) -> RuleBook:
         """A fresh book with the same rules, usage counts reset (each session gets its own)."""
-        return RuleBook([Rule(r.matcher, r.replies, r.times, r.name) for r in self.rules], self.strict)
+        fresh = [Rule(r.matcher, r.replies, r.times, r.name, 0, r.fault, r.latency) for r in self.rules]
+        return RuleBook(fresh, self.strict)
 
 
 def unmatched_error(summary: str) -> APIError:

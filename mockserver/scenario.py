@@ -16,8 +16,10 @@ Schema (every key optional unless marked)::
           headers: {x-team: blue}
           any: [{...}, {...}]      # at least one of these matchers
           not: {...}               # this matcher must fail
-        reply: {text: "Sunny."}    # exactly one of reply / replies (replies = ordered)
+        reply: {text: "Sunny."}    # one of reply / replies (ordered); optional with a fault or latency
         times: 1                   # default 1 (or len(replies)); "permanent" or null: always
+        fault: "http;status=429"   # optional: a fault for the matched request (DECISIONS 20 grammar)
+        latency: realistic         # optional: a latency profile (name or object) for the matched request
 
 A reply is any form ``POST /_resplay/replies`` accepts (:func:`mockserver.script.reply_from_json`):
 ``{text}``, ``{function_calls: [...]}``, ``{error: {status, message, ...}}``, ``{output: [items]}`` where
@@ -33,8 +35,9 @@ from typing import Any
 
 import yaml
 
-from . import builtin_tools, rules as scripting
+from . import builtin_tools, faults, rules as scripting
 from .errors import APIError, InvalidRequest
+from .latency import profile_from_json
 from .script import reply_from_json
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "load_scenario_file"]
@@ -156,20 +159,25 @@ def _reply(node: yaml.Node) -> Any:
     return reply
 
 
+_RULE_KEYS = ("name", "match", "reply", "replies", "times", "fault", "latency")
+
+
 def _rule(node: yaml.Node, index: int) -> scripting.Rule:
     fields = _mapping(node, f"rules[{index}]")
-    unknown = set(fields) - {"name", "match", "reply", "replies", "times"}
+    unknown = set(fields) - set(_RULE_KEYS)
     if unknown:
         key = sorted(unknown)[0]
-        raise _fail(
-            fields[key], f"rules[{index}]: unknown key '{key}' (expected name, match, reply, replies, times)"
-        )
-    if ("reply" in fields) == ("replies" in fields):
-        raise _fail(node, f"rules[{index}] needs exactly one of 'reply' or 'replies'")
+        raise _fail(fields[key], f"rules[{index}]: unknown key '{key}' (expected {', '.join(_RULE_KEYS)})")
+    fault = _extra(fields, "fault", faults.parse)
+    latency = _extra(fields, "latency", profile_from_json)
+    has_reply = ("reply" in fields) + ("replies" in fields)
+    if has_reply > 1 or (has_reply == 0 and fault is None and latency is None):
+        raise _fail(node, f"rules[{index}] needs exactly one of 'reply' or 'replies' (or a fault or latency)")
     matcher = _matcher(fields["match"]) if "match" in fields else scripting.any_request()
+    replies: list[Any] = []
     if "reply" in fields:
         replies = [_reply(fields["reply"])]
-    else:
+    elif "replies" in fields:
         listing = fields["replies"]
         if not isinstance(listing, yaml.SequenceNode) or not listing.value:
             raise _fail(listing, f"rules[{index}].replies must be a non-empty list")
@@ -184,7 +192,17 @@ def _rule(node: yaml.Node, index: int) -> scripting.Rule:
         else:
             raise _fail(fields["times"], f"rules[{index}].times must be a positive integer or 'permanent'")
     name = _scalar(fields["name"], (str,), "name") if "name" in fields else None
-    return scripting.Rule.of(matcher, replies, times=times, name=name)
+    return scripting.Rule.of(matcher, replies or None, times=times, name=name, fault=fault, latency=latency)
+
+
+def _extra(fields: dict[str, yaml.Node], key: str, parse: Any) -> Any:
+    """A rule's ``fault`` (DECISIONS 20 grammar) or ``latency`` (a profile), parsed by its module."""
+    if key not in fields:
+        return None
+    try:
+        return parse(_plain(fields[key]))
+    except APIError as exc:
+        raise _fail(fields[key], f"{key}: {exc.message}") from exc
 
 
 def load_scenario(text: str) -> Scenario:

@@ -15,9 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
-from . import tokens
+from . import faults, tokens
 from .config import ServerConfig
 from .engine import Engine
+from .latency import LatencyProfile, profile_from_json
 from .rules import Matcher, ReplyLike, Rule, RuleBook
 from .scenario import load_scenario
 from .script import ErrorReply, FunctionCall, FunctionCallsReply, Reply, TextReply
@@ -203,15 +204,22 @@ class MockServer:
     def rule(
         self,
         matcher: Matcher,
-        reply: ReplyLike | Sequence[ReplyLike],
+        reply: ReplyLike | Sequence[ReplyLike] | None,
         *,
         times: int | str | None = "default",
         name: str | None = None,
+        fault: Any = None,
+        latency: Any = None,
         session: str | None = None,
     ) -> Rule:
         """Add a scripting rule (see :mod:`mockserver.rules`): one-shot by default, ``times=None`` for
-        permanent, a list of replies for an ordered rule. Queued replies still go first."""
-        built = Rule.of(matcher, reply, times=times, name=name)
+        permanent, a list of replies for an ordered rule. Queued replies still go first. ``fault`` (JSON or
+        ``kind;key=value``, DECISIONS 20) and ``latency`` (a profile name or object) apply to matches."""
+        if fault is not None and not isinstance(fault, faults.Fault):
+            fault = faults.parse(fault)
+        if latency is not None and not isinstance(latency, LatencyProfile):
+            latency = profile_from_json(latency)
+        built = Rule.of(matcher, reply, times=times, name=name, fault=fault, latency=latency)
         with self.engine.lock:
             self.engine.session(session).rules.add(built)
         return built

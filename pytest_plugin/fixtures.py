@@ -179,14 +179,18 @@ class Resplay:
     def rule(
         self,
         matcher: Matcher,
-        reply: ReplyLike | Sequence[ReplyLike],
+        reply: ReplyLike | Sequence[ReplyLike] | None,
         *,
         times: int | str | None = "default",
         name: str | None = None,
+        fault: Any = None,
+        latency: Any = None,
     ) -> Rule:
         """Add a scripting rule for this test (see :mod:`mockserver.rules`); one-shot by default,
         ``times=None`` permanent, a list of replies ordered. One-shot rules left unused fail ``check()``."""
-        return self.server.rule(matcher, reply, times=times, name=name, session=self.session)
+        return self.server.rule(
+            matcher, reply, times=times, name=name, fault=fault, latency=latency, session=self.session
+        )
 
     def strict(self, enabled: bool = True) -> None:
         """Strict mode: a request no rule answers gets a 400 and fails the test at ``check()``."""

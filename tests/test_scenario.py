@@ -152,3 +152,50 @@ def test_scenario_file_for_every_session_and_cli_check(
     bad.write_text("rules:\n  - reply: {text: a}\n    times: -1\n")
     assert main(["serve", "--port", "0", "--scenario", str(bad)]) == 2
     assert f"{bad}: line 3:" in capsys.readouterr().err
+
+
+def test_rule_faults_and_latency(server: MockServer, client: openai.OpenAI) -> None:
+    text = """
+rules:
+  - match: {input_contains: busy}
+    fault: "http;status=429;retry_after=2"
+  - match: {input_contains: cut}
+    fault: {kind: sse_cut, after_events: 3}
+    reply: {text: "a long answer that will not arrive in full"}
+"""
+    assert _post(server, text).status_code == 200
+    with pytest.raises(openai.RateLimitError) as info:
+        client.responses.create(model="gpt-5.5", input="busy?")
+    assert info.value.response.headers["retry-after"] == "2"
+    raw = httpx2.post(
+        server.base_url + "/responses",
+        json={"model": "gpt-5.5", "input": "cut it", "stream": True},
+        headers={"authorization": "Bearer sk-test"},
+    )
+    assert raw.text.count("data: ") == 3  # the stream stops after 3 events, no terminal event
+    assert "response.completed" not in raw.text
+
+
+def test_rule_latency_paces_the_run() -> None:
+    from mockserver import rules as R
+    from mockserver.engine import Engine
+    from mockserver.latency import Pacer
+
+    engine = Engine()
+    engine.session().rules.add(R.Rule.of(R.any_request(), "slow", latency=_profile("realistic")))
+    run = engine.create({"model": "gpt-5.5", "input": "hi"})
+    assert isinstance(run.job, Pacer) and not run.done
+    assert isinstance(engine.create({"model": "gpt-5.5", "input": "hi"}).job, type(None))  # one-shot
+
+
+def _profile(name: str) -> Any:
+    from mockserver.latency import profile_from_json
+
+    return profile_from_json(name)
+
+
+def test_bad_fault_in_scenario_names_the_line() -> None:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario("rules:\n  - match: {model: x}\n    fault: {kind: meteor}\n")
+    assert info.value.message.startswith("line 3: fault: ")
+    assert "meteor" in info.value.message
