@@ -78,6 +78,9 @@ def _sections(args: argparse.Namespace, tool: str, use_aimock: bool) -> list[tup
 
         print("section 3: WebSocket turns", flush=True)
         run_ws(report, loops=3 if args.quick else 10)
+        from .ws_vs_http_realistic import run_realistic
+
+        run_realistic(report, rounds=1 if args.quick else 2)  # the same loop under emulated latency
 
     def startup(report: Report) -> None:
         from .startup import run_startup

@@ -26,7 +26,7 @@ import openai
 
 from mockserver import FunctionCall, FunctionCallsReply, MockServer, TextReply
 
-__all__ = ["main", "rollout"]
+__all__ = ["main", "measure", "rollout", "run_realistic"]
 
 TOOL: dict[str, Any] = {
     "type": "function",
@@ -104,6 +104,37 @@ def rollout(server: MockServer, transport: str, *, calls: int, model: str, effor
     return elapsed
 
 
+def measure(*, calls: int, scale: float, effort: str, model: str, rounds: int) -> tuple[float, float]:
+    """Best-of-``rounds`` seconds of the rollout over HTTP and over WebSocket (alternating)."""
+    times: dict[str, list[float]] = {"http": [], "ws": []}
+    with MockServer(seed=1, clock="real", latency="realistic", latency_scale=scale) as server:
+        for _ in range(rounds):
+            for transport in ("http", "ws"):
+                times[transport].append(rollout(server, transport, calls=calls, model=model, effort=effort))
+    return min(times["http"]), min(times["ws"])
+
+
+def run_realistic(report: Any, *, rounds: int = 2, calls: int = 20, scale: float = 0.1) -> None:
+    """Add the bench table's row (section 3 of ``python -m bench``): the rollout's WebSocket/HTTP ratio."""
+    from .report import Row, ratio
+
+    http, ws = measure(calls=calls, scale=scale, effort="low", model="gpt-5.5", rounds=rounds)
+    report.add(
+        Row(
+            3,
+            f"{calls}-tool-call openai SDK rollout, `--latency realistic` x{scale} (emulation): seconds "
+            "(baseline: HTTP stream + previous_response_id; lower is better)",
+            f"{ws:.2f}",
+            f"{http:.2f}",
+            ratio(ws, http),
+        )
+    )
+    report.note(
+        "Section 3, realistic rollout: emulated latency (mockserver/latency.py), not a measurement of the "
+        "real API; bench/ws_vs_http_realistic.py."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run both rollouts (alternating, ``--rounds`` each) and print the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -113,14 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="gpt-5.5")
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
-    times: dict[str, list[float]] = {"http": [], "ws": []}
-    with MockServer(seed=1, clock="real", latency="realistic", latency_scale=args.scale) as server:
-        for _ in range(args.rounds):
-            for transport in ("http", "ws"):
-                times[transport].append(
-                    rollout(server, transport, calls=args.calls, model=args.model, effort=args.effort)
-                )
-    http, ws = min(times["http"]), min(times["ws"])
+    http, ws = measure(
+        calls=args.calls, scale=args.scale, effort=args.effort, model=args.model, rounds=args.rounds
+    )
     emulated = 1 / args.scale if args.scale else 0.0
     print(f"{args.calls}-tool-call rollout, {args.model} effort={args.effort}, realistic x{args.scale}")
     print(f"  HTTP (SSE + previous_response_id): {http:.2f} s  (emulated {http * emulated:.1f} s)")

@@ -8,6 +8,7 @@ Breadth (grammar, event rewriting, buckets, pacing) is checked on the pure modul
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -329,6 +330,70 @@ def test_ws_stream_error_and_http_fault_frames(server: MockServer) -> None:
     assert limited["status"] == 429 and limited["error"]["headers"]["retry-after-ms"] == "5"
     for frame in [*frames, limited]:
         assert_faithful(frame, "ws_event")
+
+
+def test_slow_stream_holds_mid_stream_until_the_clock_moves(
+    server: MockServer, client: openai.OpenAI
+) -> None:
+    stream = iter(
+        client.responses.create(
+            model="gpt-5.5", input="hi", stream=True, extra_headers={FAULT: "delay;ms=2000;after_events=2"}
+        )
+    )
+    assert [next(stream).type, next(stream).type] == ["response.created", "response.in_progress"]
+    _until(lambda: _timers(server) == 1)  # the rest waits for 2 s of session time
+    server.advance(2)
+    assert [event.type for event in stream][-1] == "response.completed"
+
+
+async def test_async_client_retries_and_reconnects(server: MockServer) -> None:
+    async with openai.AsyncOpenAI(
+        base_url=server.base_url, websocket_base_url=server.websocket_base_url, api_key="sk-a", max_retries=1
+    ) as client:
+        spec = "http;status=429;retry_after_ms=1;times=1"
+        answer = await client.responses.create(model="gpt-5.5", input="hi", extra_headers={FAULT: spec})
+        assert answer.status == "completed" and _statuses(server) == [429, 200]
+        _queue(server, "ws_close;code=1013;after_events=1")
+        codes: list[int] = []
+        tasks: list[asyncio.Task[None]] = []
+        box: dict[str, Any] = {}
+
+        def reconnecting(event: Any) -> None:
+            # The callback is sync; the create it schedules is queued by the SDK until the new socket is up.
+            codes.append(event.close_code)
+            tasks.append(
+                asyncio.get_running_loop().create_task(
+                    box["conn"].response.create(model="gpt-5.5", input="again")
+                )
+            )
+
+        async with client.responses.connect(
+            on_reconnecting=reconnecting, max_retries=2, initial_delay=0.001
+        ) as conn:
+            box["conn"] = conn
+            await conn.response.create(model="gpt-5.5", input="hi")
+            async for event in conn:
+                if event.type == "response.completed":
+                    break
+        await asyncio.gather(*tasks)
+        assert codes == [1013]
+
+
+def test_rate_limit_over_websocket() -> None:
+    with MockServer(seed=2, rate_limit_rpm=1) as server:
+        with _client(server, 0).responses.connect() as conn:
+            conn.response.create(model="gpt-5.5", input="hi")
+            for event in conn:
+                if event.type == "response.completed":
+                    break
+            conn.response.create(model="gpt-5.5", input="hi", stream_id="lane")
+            refused = json.loads(conn.recv_bytes())
+        assert refused["status"] == 429 and refused["stream_id"] == "lane"
+        assert (
+            refused["error"]["code"] == "rate_limit_exceeded" and refused["error"]["headers"]["retry-after"]
+        )
+        assert_faithful(refused, "ws_event")
+        assert [e["status"] for e in server.journal() if e["method"] == "WS"] == [200, 429]
 
 
 # --- chaos --------------------------------------------------------------------------------------------------

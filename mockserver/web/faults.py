@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import time
 from collections import deque
 from typing import Any
 
@@ -24,12 +25,11 @@ from ..engine import Engine, Run
 from ..errors import APIError
 from ..events import TERMINAL_EVENTS
 from ..faults import FAULT_HEADER, Fault
-from ..ratelimit import RateLimiter, estimate_tokens
-from ..script import ErrorReply
+from ..ratelimit import Admission, RateLimiter, estimate_tokens
 from ..sse import encode_events
 from ..wsmode import Close, Outgoing, WsConnection
 from .keys import ENGINE, RATE_HEADERS, STREAMED
-from .middleware import Handler, prepare_headers, read_json, session_of
+from .middleware import Handler, journal_headers, prepare_headers, read_json, session_of
 
 __all__ = ["FAULT", "WsFaults", "add_routes", "answer", "inject", "wait_done"]
 
@@ -142,18 +142,23 @@ def _may_fault(request: web.Request, engine: Engine) -> bool:
 
 
 def _charge(request: web.Request, engine: Engine, limiter: RateLimiter, body: dict[str, Any]) -> None:
+    with engine.lock:
+        admission = _admit(request, engine, limiter, body)
+    request[RATE_HEADERS] = admission.headers
+    if admission.error is not None:
+        raise admission.error
+
+
+def _admit(request: web.Request, engine: Engine, limiter: RateLimiter, body: dict[str, Any]) -> Admission:
+    """Charge the request's API key (call under the engine lock): one request and its estimated tokens."""
     header = request.headers.get("authorization", "")
     key = header[7:].strip() if header[:7].lower() == "bearer " else request.headers.get("api-key", "")
     tokens = 0
     if body:
         text = orjson.dumps([body.get("input"), body.get("instructions"), body.get("tools")])
         tokens = estimate_tokens(len(text), body.get("max_output_tokens"))
-    with engine.lock:
-        now = engine.session(session_of(request)).clock.now()
-        admission = limiter.admit(key, now, tokens, model=body.get("model") if body else None)
-    request[RATE_HEADERS] = admission.headers
-    if admission.error is not None:
-        raise admission.error
+    now = engine.session(session_of(request)).clock.now()
+    return limiter.admit(key, now, tokens, model=body.get("model") if body else None)
 
 
 async def _hold(request: web.Request, engine: Engine, seconds: float) -> bool:
@@ -290,11 +295,25 @@ class WsFaults:
         self._snapshot: dict[str, Any] = {}
         self._loop = asyncio.get_running_loop()
 
-    def before_text(self, text: str) -> None:
-        """Called under the engine lock before a client text frame is handled."""
+    def before_text(self, text: str) -> bool:
+        """Called under the engine lock before a client text frame is handled; ``True`` when it was
+        answered here (a rate-limit refusal or an ``http`` fault: an error frame, the create never runs)."""
         if '"response.create"' not in text:
-            return
+            return False
+        try:
+            body = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return False
+        if not isinstance(body, dict) or body.get("type") != "response.create":
+            return False
         state = self._engine.session(session_of(self._request))
+        limiter = self._request.app[_LIMITER]
+        if limiter.enabled:
+            # Each response.create is a request of the upgrade's API key; a refusal is its 429 error frame.
+            admission = _admit(self._request, self._engine, limiter, body)
+            if admission.error is not None:
+                self._refuse(body, admission.error)
+                return True
         fault = None
         if self._header:
             header = faults.parse(self._header)
@@ -307,12 +326,42 @@ class WsFaults:
             pool = self._request.app[_CHAOS]
             fault = state.faults.chaos(config.chaos_rate, pool, "ws", f"{config.seed}:{state.name}")
         if fault is None:
-            return
+            return False
         if fault.kind == "http":
-            error = faults.http_error(fault)
-            state.replies.appendleft(_as_reply(error))
-        else:
-            self._pending.append(fault)
+            self._refuse(body, faults.http_error(fault))
+            return True
+        self._pending.append(fault)
+        return False
+
+    def _refuse(self, event: dict[str, Any], error: APIError) -> None:
+        """Answer ``event`` with a ``ResponseWsError`` frame of the error's status (SPEC §6.3), journalled."""
+        inner = (
+            {**error.error_object(), "headers": dict(error.headers)}
+            if error.headers
+            else error.error_object()
+        )
+        frame: dict[str, Any] = {"type": "error", "status": error.status}
+        stream_id = event.get("stream_id")
+        if isinstance(stream_id, str):
+            frame["stream_id"] = stream_id
+        frame.update(sequence_number=None, error=inner)
+        self._out.append(frame)
+        self._engine.record(
+            {
+                "time": time.time(),
+                "method": "WS",
+                "path": self._request.path,
+                "query": dict(self._request.query),
+                "transport": "ws",
+                "status": error.status,
+                "headers": journal_headers(self._request),
+                "body": event,
+                "response_id": None,
+                "error": error.error_object(),
+            },
+            session_of(self._request),
+        )
+        self._wake.set()
 
     def next_frame(self) -> Outgoing | None:
         """The next frame to send (called under the engine lock), with the armed faults applied."""
@@ -404,10 +453,6 @@ class WsFaults:
         # Clock timers fire on whichever thread moved the clock: hop to the connection's loop.
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._wake.set)
-
-
-def _as_reply(error: APIError) -> ErrorReply:
-    return ErrorReply(error.status, error.message, error.type, error.code, error.param, dict(error.headers))
 
 
 def _set_threadsafe(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:

@@ -107,8 +107,8 @@ async def websocket_responses(request: web.Request) -> web.StreamResponse:
         async for message in ws:
             with engine.lock:
                 if message.type is WSMsgType.TEXT:
-                    shaper.before_text(message.data)
-                    conn.receive_text(message.data)
+                    if not shaper.before_text(message.data):  # faults, rate limits (web/faults.py)
+                        conn.receive_text(message.data)
                 elif message.type is WSMsgType.BINARY:
                     conn.receive_binary(message.data)
             if message.type is WSMsgType.ERROR:
