@@ -541,6 +541,8 @@ def _mcp_call_events(
         _ev("response.mcp_call.in_progress", item, index),
         # observed: the arguments arrive in one delta
         *_deltas("response.mcp_call_arguments.delta", arguments, where, obf, lambda s: [s]),
+        # observed (vercel openai-mcp-tool-approval.4): an approved call reports in_progress again
+        *([_ev("response.mcp_call.in_progress", item, index)] if item.get("approval_request_id") else []),
         _ev("response.mcp_call_arguments.done", item, index, arguments=arguments),
         _ev("response.mcp_call.failed" if failed else "response.mcp_call.completed", item, index),
         _done(item, index),

@@ -244,7 +244,7 @@ def _message_events(
             # the cited span (real traffic: test_openai_include_raw_annotations_streaming.yaml).
             pending = list(enumerate(part.get("annotations") or ()))
             written = 0
-            for piece in chunk_text(text):
+            for piece in _split_at_citations(chunk_text(text), pending):
                 delta = {
                     "type": "response.output_text.delta",
                     "sequence_number": seq,
@@ -290,10 +290,29 @@ def _message_events(
     return seq + 1
 
 
-def _cited_up_to(annotation: Mapping[str, Any]) -> int:
-    """Where a citation ends in the text: ``end_index`` (url/container citations) or ``index`` (file)."""
+def _cited_up_to(annotation: Mapping[str, Any]) -> float:
+    """Where a citation's event goes: after ``end_index`` (url citations) or ``index`` (file citations);
+    container file citations come after the whole text (vercel openai-code-interpreter-tool.1)."""
+    if annotation.get("type") == "container_file_citation":
+        return float("inf")
     end = annotation.get("end_index", annotation.get("index"))
     return int(end) if isinstance(end, int) else 0
+
+
+def _split_at_citations(pieces: list[str], pending: list[tuple[int, Mapping[str, Any]]]) -> list[str]:
+    """Cut the deltas where citations end (the model emits a citation at a token boundary)."""
+    cuts = sorted({c for _, a in pending if 0 < (c := _cited_up_to(a)) < float("inf")})
+    if not cuts:
+        return pieces
+    out: list[str] = []
+    start = 0
+    for piece in pieces:
+        end = start + len(piece)
+        inner = [int(c) - start for c in cuts if start < c < end]
+        for offset, cut in zip([0, *inner], [*inner, len(piece)], strict=True):
+            out.append(piece[offset:cut])
+        start = end
+    return out
 
 
 def _annotation_event(

@@ -9,7 +9,8 @@ import openai
 import pytest
 
 from mockserver import MockServer
-from mockserver.script import OutputReply
+from mockserver.builtin_tools import ITEM_TYPES as BUILTIN
+from mockserver.script import OutputReply, reply_from_json
 
 from fidelity import assert_faithful
 
@@ -284,3 +285,47 @@ def test_shell_skills_open_the_named_skill(client: openai.OpenAI) -> None:
     waiting = client.responses.create(model="gpt-5.5", input="run the lint skill", tools=[local])
     assert waiting.output[-1].type == "shell_call"  # local: the client runs it and answers
     assert waiting.output[-1].action.commands == ["cat /s/lint/SKILL.md"]  # type: ignore[union-attr]
+
+
+def test_streams_match_the_recorded_hosted_tool_streams(server: MockServer) -> None:
+    """The vercel recordings of every hosted tool (responses without their requests): their output is
+    scripted, and our stream must have the recorded event grammar (SPEC §4.5)."""
+    from test_real_traffic_shapes import SUPPORTED_ITEMS, interleaved, mirror, recorded_output
+
+    from realtraffic import event_grammar, responses_interactions, shared_root
+
+    if not shared_root().is_dir():
+        pytest.skip(f"../shared is not present at {shared_root()} (set RESPLAY_SHARED)")
+    # SDK 3.51.0 has no apply_patch_call_operation_diff events (docs/errors.md): compare without them.
+    sdk_less = (
+        "response.apply_patch_call_operation_diff.delta",
+        "response.apply_patch_call_operation_diff.done",
+    )
+    compared = set()
+    with openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as client:
+        for interaction in responses_interactions(openai_only=True):
+            output = recorded_output(interaction)
+            if interaction.request_json is not None or interaction.sse_events is None or not output:
+                continue
+            kinds = {item["type"] for item in output}
+            if not kinds & set(BUILTIN) or not kinds <= SUPPORTED_ITEMS | set(BUILTIN):
+                continue
+            if interleaved(interaction.sse_events):
+                continue
+            final = interaction.response_objects[-1]
+            server.queue(reply_from_json(mirror(output)))
+            tools = [{k: v for k, v in t.items() if k != "n"} for t in final.get("tools") or []]
+            # The request is not recorded: infer partial_images (default 0) from the partial images sent.
+            partial = sum(
+                e.get("type") == "response.image_generation_call.partial_image"
+                for e in interaction.sse_events
+            )
+            for tool in tools:
+                if tool["type"] == "image_generation" and partial:
+                    tool["partial_images"] = partial
+            stream = client.responses.create(model="gpt-5.5", input="x", tools=tools, stream=True)
+            ours = event_grammar(e.model_dump(mode="json", exclude_unset=True) for e in stream)
+            theirs = [k for k in event_grammar(interaction.sse_events) if k.rstrip("+") not in sdk_less]
+            assert [k.rstrip("+") for k in ours] == [k.rstrip("+") for k in theirs], interaction.path.name
+            compared |= kinds & set(BUILTIN)
+    assert len(compared) >= 8, compared

@@ -69,7 +69,7 @@ def supported(interaction: Interaction) -> str | None:
         return "item types: " + ",".join(sorted(str(k) for k in kinds - SUPPORTED_ITEMS))
     if any(len(item.get("content") or ()) != 1 for item in output if item.get("type") == "message"):
         return "multi-part message"
-    if interaction.sse_events is not None and _interleaved(interaction.sse_events):
+    if interaction.sse_events is not None and interleaved(interaction.sse_events):
         return "interleaved items"  # several items in flight at once (parallel MCP servers): not emulated
     try:
         validate_create(body)
@@ -78,7 +78,7 @@ def supported(interaction: Interaction) -> str | None:
     return None
 
 
-def _interleaved(events: list[dict[str, Any]]) -> bool:
+def interleaved(events: list[dict[str, Any]]) -> bool:
     """Whether an item starts before the previous one is done (or one is never done)."""
     open_items = 0
     for event in events:
