@@ -8,6 +8,7 @@ I/O, sleeps or knows about aiohttp; time only moves through the injected clocks.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -38,7 +39,7 @@ from .errors import InvalidRequest, NotFound
 from .events import stream_events
 from .faults import FaultBook
 from .ids import IdFactory
-from .latency import LatencyProfile, Pacer, pace
+from .latency import LatencyProfile, Pacer, offsets, pace
 from .script import ErrorReply, FunctionCallsReply, OutputReply, Reply, TextReply
 from .sealing import Sealer
 from .store import MemoryStore, Store, StoredResponse
@@ -453,6 +454,7 @@ class Engine:
         """Store the record (when ``store`` allows) and start its run; foreground runs are done at once,
         background ones become a :class:`background.Job` on the session clock (SPEC §7)."""
         include_obfuscation = (turn.request.get("stream_options") or {}).get("include_obfuscation", True)
+        profile = turn.state.faults.take_latency() or self.latency
         started = None
         if job is not None:
             state = turn.state
@@ -469,11 +471,21 @@ class Engine:
                 # Observed: real background streams carry no padding unless asked for explicitly.
                 obfuscation=(turn.request.get("stream_options") or {}).get("include_obfuscation") is True,
                 retention=None if record.stored else background.STORE_FALSE_RETENTION,
+                # DECISIONS 11: the phases plus the latency profile's per-token time (none when instant).
+                pacing=None
+                if profile.instant
+                else functools.partial(
+                    offsets,
+                    prof=profile,
+                    model=turn.model.name,
+                    effort=turn.effort,
+                    rehydrate_tokens=None,
+                    seed=turn.response_id,
+                ),
             )
         if record.stored or started is not None:
             self.store.put(turn.state.name, record)
         run = Run(record, obfuscation=include_obfuscation is not False, job=started)
-        profile = turn.state.faults.take_latency() or self.latency
         if started is None and not profile.instant:
             # Paced foreground run (mockserver.latency): a continuation rehydrates its state unless it came
             # from the WebSocket connection-local cache, whose records are not the store's (SPEC §6.5).
