@@ -329,3 +329,28 @@ def test_streams_match_the_recorded_hosted_tool_streams(server: MockServer) -> N
             assert [k.rstrip("+") for k in ours] == [k.rstrip("+") for k in theirs], interaction.path.name
             compared |= kinds & set(BUILTIN)
     assert len(compared) >= 8, compared
+
+
+@pytest.mark.parametrize(
+    ("choice", "item_type"),
+    [
+        ({"type": "shell"}, "shell_call"),
+        ({"type": "apply_patch"}, "apply_patch_call"),
+        ({"type": "custom", "name": "sql"}, "custom_tool_call"),
+        (
+            {"type": "allowed_tools", "mode": "required", "tools": [{"type": "custom", "name": "sql"}]},
+            "custom_tool_call",
+        ),
+        ({"type": "function", "name": "f"}, "function_call"),
+    ],
+)
+def test_every_specific_tool_choice_form(client: openai.OpenAI, choice: Any, item_type: str) -> None:
+    tools: Any = [
+        {"type": "shell", "environment": {"type": "local"}},
+        {"type": "apply_patch"},
+        {"type": "custom", "name": "sql"},
+        {"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}},
+    ]
+    answer = client.responses.create(model="gpt-5.5", input="hello", tools=tools, tool_choice=choice)
+    assert [i.type for i in answer.output if i.type not in ("reasoning", "message")] == [item_type]
+    assert answer.tool_choice.type == choice["type"]  # type: ignore[union-attr]
