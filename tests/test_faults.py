@@ -526,3 +526,36 @@ def test_fault_dataclass_applies_to_transports() -> None:
     assert not Fault("ws_close", code=1011).applies_to("sse")
     assert Fault("stream_error").applies_to("ws") and not Fault("stream_error").applies_to("http")
     assert Fault("http", status=500).applies_to("http")
+
+
+def test_http_continuation_rehydrates_and_a_websocket_cache_hit_does_not() -> None:
+    from mockserver import Engine, ServerConfig
+    from mockserver.wsmode import WsConnection
+
+    engine = Engine(ServerConfig(seed=4, clock="virtual", latency="realistic"))
+    clock = engine.session().clock
+
+    def first_release(create: Any) -> float:
+        """Seconds from the create to its first event (response.created): overhead plus rehydration."""
+        start = clock.now()
+        create()
+        deadline = clock.next_deadline()
+        assert deadline is not None
+        return deadline - start
+
+    parent = engine.create({"model": "gpt-5.5", "input": "hi"})
+    engine.advance(60)
+    http = first_release(
+        lambda: engine.create({"model": "gpt-5.5", "input": "more", "previous_response_id": parent.id})
+    )
+    engine.advance(60)
+    conn = WsConnection(engine)
+    conn.receive_text(json.dumps({"type": "response.create", "model": "gpt-5.5", "input": "hi"}))
+    engine.advance(60)
+    first = [f for f in conn.drain() if isinstance(f, dict)][-1]["response"]["id"]
+    cached = json.dumps(
+        {"type": "response.create", "model": "gpt-5.5", "input": "more", "previous_response_id": first}
+    )
+    ws = first_release(lambda: conn.receive_text(cached))
+    assert ws == pytest.approx(0.03) and http >= ws + 0.2  # overhead vs overhead + rehydration
+    conn.close()
