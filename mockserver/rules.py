@@ -55,7 +55,7 @@ class Request:
     turn: int
     """How many responses precede this one in its ``previous_response_id`` chain (0: a new conversation)."""
     headers: Mapping[str, str] = field(default_factory=dict)
-    """Request headers, names lower-cased (empty over WebSocket frames)."""
+    """Request headers, names lower-cased (over WebSocket: the handshake's, credentials redacted)."""
     faults: Any = None
     """The session's :class:`~mockserver.faults.FaultBook` (a matching rule arms its fault and latency)."""
 

@@ -340,7 +340,11 @@ class WsConnection:
         try:
             try:
                 run = self._engine.create(
-                    event, session=self._session, websocket=True, parent_lookup=self._parent_lookup(event)
+                    event,
+                    session=self._session,
+                    websocket=True,
+                    parent_lookup=self._parent_lookup(event),
+                    headers=self._journal.get("headers"),  # the handshake's, for rule matchers (.rules)
                 )
             except APIError:
                 raise

@@ -179,8 +179,8 @@ def test_strict_mode_rejects_unmatched(server: MockServer, client: openai.OpenAI
 
 
 def test_websocket_mode_uses_rules(server: MockServer, client: openai.OpenAI) -> None:
-    server.rule(R.input_contains("ws"), "over the socket")
-    with client.responses.connect() as connection:
+    server.rule(R.input_contains("ws") & R.header("x-team", "red"), "over the socket")
+    with client.responses.connect(extra_headers={"x-team": "red"}) as connection:
         connection.response.create(model="gpt-5.5", input="ws please")
         for event in connection:
             if event.type == "response.completed":
