@@ -242,6 +242,18 @@ class MockServer:
         with self.engine.lock:
             return self.engine.session(session).rules
 
+    def queue_fault(self, *specs: str | Mapping[str, Any], session: str | None = None) -> None:
+        """Queue faults for the session's next creates (DECISIONS 20 grammar, as ``POST /_resplay/faults``).
+
+        Example:
+            >>> server.queue_fault("http;status=503;retry_after_ms=1", {"kind": "ws_close", "code": 1011})
+        """
+        parsed = [faults.parse(spec) for spec in specs]
+        with self.engine.lock:
+            book = self.engine.session(session).faults
+            for fault in parsed:
+                book.push(fault)
+
     def advance(self, seconds: float, *, session: str | None = None) -> int:
         """Move the session clock forward and fire due timers."""
         with self.engine.lock:

@@ -47,9 +47,7 @@ def _client(server: MockServer, retries: int, **kw: Any) -> openai.OpenAI:
 
 
 def _queue(server: MockServer, *specs: str | dict[str, Any]) -> None:
-    with server.engine.lock:
-        for spec in specs:
-            server.engine.session().faults.push(parse(spec))
+    server.queue_fault(*specs)
 
 
 def _statuses(server: MockServer) -> list[int]:
