@@ -238,3 +238,12 @@ def test_cited_answer_streams_annotations(server: MockServer, client: openai.Ope
     assert "".join(e["delta"] for e in events[:at] if e["type"] == "response.output_text.delta") == text[:17]
     assert events[at]["annotation"] == cite and events[at]["annotation_index"] == 0
     assert events[-1]["response"]["output"][0]["content"][0]["annotations"] == [cite]
+
+
+def test_callable_returning_none_lets_the_default_model_answer(
+    server: MockServer, client: openai.OpenAI
+) -> None:
+    calls: list[str] = []
+    server.rule(R.any_request(), lambda req: calls.append(req.text), times=None)  # type: ignore[func-returns-value]
+    answer = client.responses.create(model="gpt-5.5", input="hello")
+    assert calls == ["hello"] and answer.output_text  # the default model's text
