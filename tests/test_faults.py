@@ -168,6 +168,9 @@ def test_timeout_then_the_retry_succeeds(server: MockServer) -> None:
         _client(server, retries=0, timeout=0.2).responses.create(
             model="gpt-5.5", input="hi", extra_headers={FAULT: "timeout"}
         )
+    # The held requests the client gave up on are journalled as such (status null).
+    _until(lambda: len([e for e in server.journal() if e["status"] is None]) == 2)
+    assert {e["error"]["code"] for e in server.journal() if e["status"] is None} == {"client_disconnected"}
 
 
 def _until(condition: Any) -> None:
@@ -209,6 +212,8 @@ def test_tcp_drop_is_a_connection_error_the_sdk_retries(server: MockServer) -> N
         )
     _queue(server, "tcp_drop")
     assert _client(server, retries=1).responses.create(model="gpt-5.5", input="hi").status == "completed"
+    dropped = [e for e in server.journal() if e["status"] is None]
+    assert [e["error"]["code"] for e in dropped] == ["tcp_drop", "tcp_drop"]
 
 
 def test_tcp_drop_mid_stream(client: openai.OpenAI) -> None:

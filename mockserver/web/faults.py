@@ -28,7 +28,7 @@ from ..faults import FAULT_HEADER, Fault
 from ..ratelimit import Admission, RateLimiter, estimate_tokens
 from ..sse import encode_events
 from ..wsmode import Close, Outgoing, WsConnection
-from .keys import ENGINE, RATE_HEADERS, STREAMED
+from .keys import BODY, ENGINE, RATE_HEADERS, RESPONSE_ID, STREAMED
 from .middleware import Handler, journal_headers, prepare_headers, read_json, session_of
 
 __all__ = ["FAULT", "WsFaults", "add_routes", "answer", "inject", "wait_done"]
@@ -126,7 +126,7 @@ async def inject(request: web.Request, handler: Handler) -> web.StreamResponse:
     if fault.kind in ("delay", "timeout") and not fault.after_events:
         seconds = fault.delay_seconds
         if not await _hold(request, engine, seconds if seconds is not None else 0.0):
-            return _dropped(request)
+            return _dropped(request, injected=False)
         return await handler(request)
     if fault.kind == "tcp_drop" and not fault.after_events:
         return _dropped(request)
@@ -184,10 +184,34 @@ async def _hold(request: web.Request, engine: Engine, seconds: float) -> bool:
                 timer.cancel()
 
 
-def _dropped(request: web.Request) -> web.StreamResponse:
-    """``tcp_drop``: abort the connection; nothing is written (the client sees a dropped connection)."""
+def _dropped(request: web.Request, *, injected: bool = True) -> web.StreamResponse:
+    """``tcp_drop`` (or a client gone during a hold): abort the connection, journal it with status null.
+
+    Nothing more is written: the client sees a dropped connection. The journal entry's error says why
+    (``code`` ``tcp_drop`` or ``client_disconnected``; chosen, resplay-only).
+    """
     if request.transport is not None:
         request.transport.abort()
+    engine = request.app[ENGINE]
+    reason = (
+        ("Connection dropped by an injected fault (tcp_drop).", "tcp_drop")
+        if injected
+        else ("The client closed the connection while the answer was held.", "client_disconnected")
+    )
+    entry = {
+        "time": time.time(),
+        "method": request.method,
+        "path": request.path,
+        "query": dict(request.query),
+        "transport": "sse" if request.get(STREAMED) else "http",
+        "status": None,
+        "headers": journal_headers(request),
+        "body": request.get(BODY),
+        "response_id": request.get(RESPONSE_ID),
+        "error": {"message": reason[0], "type": "resplay_fault", "param": None, "code": reason[1]},
+    }
+    with engine.lock:
+        engine.record(entry, session_of(request))
     raise asyncio.CancelledError  # aiohttp ends the handler quietly: the peer is gone
 
 
@@ -210,7 +234,7 @@ async def answer(request: web.Request, run: Run, fault: Fault, stream: bool) -> 
         if fault.kind in ("delay", "timeout") and not await _hold(
             request, engine, fault.delay_seconds or 0.0
         ):
-            return _dropped(request)
+            return _dropped(request, injected=False)
         if fault.kind == "tcp_drop":
             return _dropped(request)
         await wait_done(request, run)
@@ -232,7 +256,7 @@ async def answer(request: web.Request, run: Run, fault: Fault, stream: bool) -> 
         if fault.kind == "tcp_drop":
             return _dropped(request)
         if not await _hold(request, engine, fault.delay_seconds or 0.0):
-            return _dropped(request)
+            return _dropped(request, injected=False)
         events = events[cut:]
     await response.write(encode_events(events))
     await response.write_eof()
