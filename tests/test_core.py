@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 
+import pytest
 from hypothesis import given, strategies as st
 
 from mockserver import generator
@@ -197,3 +198,13 @@ def _valid(value: object, schema: dict) -> bool:  # type: ignore[type-arg]
         ),
     }
     return any(checks[k](value) for k in kinds)  # type: ignore[index]
+
+
+def test_journal_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mockserver import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "JOURNAL_LIMIT", 3)
+    engine = engine_module.Engine()
+    for i in range(5):
+        engine.record({"n": i}, "bounded")
+    assert [e["n"] for e in engine.session("bounded").journal] == [2, 3, 4]
