@@ -71,7 +71,7 @@ def test_a_changed_websocket_turn_fails_the_test_with_the_diff(
 
         @pytest.mark.resplay
         def test_ws():
-            client = openai.OpenAI(base_url=os.environ["UPSTREAM_URL"], api_key="sk-x0123456789", max_retries=0)
+            client = openai.OpenAI(base_url=os.environ["UPSTREAM_URL"], api_key="sk-x01234567", max_retries=0)
             with client.responses.connect() as conn:
                 conn.response.create(model="gpt-5.5", input=os.environ["TEXT"])
                 for event in conn:
