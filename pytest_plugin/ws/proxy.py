@@ -174,7 +174,7 @@ async def _websocket(request: web.Request, state: _ProxyState) -> web.StreamResp
     if store.records():
         uri = state.origin(request, websocket=True) + request.path_qs
         headers = client_headers(request, drop=frozenset({UPSTREAM_HEADER}))
-        return await record(request, uri, headers, store)
+        return await record(request, uri, headers, store, state.sockets)
     ws = web.WebSocketResponse(max_msg_size=0, compress=False, autoping=True)
     await ws.prepare(request)
     state.sockets.add(ws)

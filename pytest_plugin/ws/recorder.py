@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableSet
 
 from aiohttp import WSMsgType, web
 from websockets.asyncio.client import ClientConnection
@@ -48,9 +48,16 @@ def client_headers(request: web.Request, *, drop: frozenset[str] = frozenset()) 
 
 
 async def record(
-    request: web.Request, upstream_uri: str, headers: Mapping[str, list[str]], store: WsCassette
+    request: web.Request,
+    upstream_uri: str,
+    headers: Mapping[str, list[str]],
+    store: WsCassette,
+    sockets: MutableSet[web.WebSocketResponse] | None = None,
 ) -> web.StreamResponse:
-    """Proxy one connection to ``upstream_uri`` and add its recording to ``store``."""
+    """Proxy one connection to ``upstream_uri`` and add its recording to ``store``.
+
+    The client's socket is added to ``sockets`` (the proxy closes those with 1001 when it stops).
+    """
     forwarded = [(name, value) for name, values in headers.items() for value in values]
     try:
         upstream = await UpstreamConnect(
@@ -74,6 +81,8 @@ async def record(
         )
     ws = web.WebSocketResponse(max_msg_size=0, compress=False, autoping=True)
     await ws.prepare(request)
+    if sockets is not None:
+        sockets.add(ws)
     session = WsSession(uri=upstream_uri, headers=dict(headers))
     loop = asyncio.get_running_loop()
     opened = loop.time()

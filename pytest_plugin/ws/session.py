@@ -142,7 +142,7 @@ def sessions_to_disk(sessions: Sequence[WsSession], redactor: Redactor | None = 
                 "request": {"uri": uri, "headers": headers},
                 "messages": [_frame_to_disk(m, redactor) for m in session.messages],
                 "close": {
-                    "code": session.close_code,
+                    "code": int(session.close_code) if session.close_code is not None else None,
                     "reason": session.close_reason,
                     "by": session.closed_by,
                 },

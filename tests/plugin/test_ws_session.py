@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 from typing import Any
 
@@ -147,3 +148,11 @@ def test_symbols_bind_one_to_one_and_ignore_paths_apply() -> None:
     other = "call_qq11rr22ss33tt44uu55vv66"
     with pytest.raises(ReplayMismatch, match=r"frame\.input\[0\]\.call_id"):
         replay.receive(client({**create("y"), "input": [{"call_id": other}]}).data)
+
+
+def test_close_codes_are_written_as_plain_integers() -> None:
+    # aiohttp reports close codes as an IntEnum, which YAML's safe dumper refuses.
+    code = enum.IntEnum("Code", {"GOING_AWAY": 1001}).GOING_AWAY
+    disk = sessions_to_disk([WsSession("ws://h/v1/responses", close_code=code)])
+    assert type(disk[0]["close"]["code"]) is int
+    assert "1001" in dump_yaml({"websockets": disk})
