@@ -34,6 +34,8 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+import orjson
+
 __all__ = [
     "BREAKPOINT_LABEL",
     "BUILTIN_TOOL_TOKENS",
@@ -375,7 +377,12 @@ def _piece_cost(key: str, style: Mapping[str, int]) -> int:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # orjson renders the same compact, non-ASCII-preserving JSON about 10x faster (tool schemas are rendered
+    # on every request); the stdlib takes what orjson refuses (lone surrogates, huge integers).
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _content_pieces(content: Any) -> list[Piece]:
