@@ -10,7 +10,7 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..ids import IdFactory
-from . import admin, background, faults, http, middleware, ws
+from . import admin, background, faults, http, middleware, models, ws
 from .keys import ENGINE, REQUEST_IDS
 
 __all__ = ["ENGINE", "REQUEST_IDS", "make_app"]
@@ -35,6 +35,7 @@ def make_app(engine: Engine) -> web.Application:
     ws.add_routes(app)  # WebSocket mode: the upgrade of GET /v1/responses (SPEC §6)
     background.add_routes(app)
     faults.add_routes(app)  # rate limits, chaos pool, /_resplay/faults
+    models.add_routes(app)  # GET /v1/models[/{id}] from the catalogue
     if config.admin:
         admin.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", middleware.invalid_url)
