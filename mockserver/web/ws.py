@@ -133,20 +133,30 @@ async def websocket_responses(request: web.Request) -> web.StreamResponse:
 async def _send_frames(
     ws: web.WebSocketResponse, conn: WsConnection | WsFaults, engine: Engine, wake: asyncio.Event
 ) -> None:
-    """Send what the connection has, one frame at a time, then sleep until woken."""
+    """Send what the connection has, then sleep until woken.
+
+    Every frame that is ready is taken under one hold of the engine lock (a response's whole event
+    stream is usually ready at once), then written; each event is one JSON text frame, the same JSON as
+    the SSE data line (SPEC §6.1).
+    """
     try:
         while True:
             wake.clear()
+            batch: list[bytes] = []
+            close: Close | None = None
             with engine.lock:
-                item = conn.next_frame()
-            if item is None:
-                await wake.wait()
-            elif isinstance(item, Close):
-                await ws.close(code=item.code, message=item.reason.encode())
+                while (item := conn.next_frame()) is not None:
+                    if isinstance(item, Close):
+                        close = item
+                        break
+                    batch.append(orjson.dumps(item))
+            for frame in batch:
+                await ws.send_frame(frame, WSMsgType.TEXT)
+            if close is not None:
+                await ws.close(code=close.code, message=close.reason.encode())
                 return
-            else:
-                # One JSON text frame per event, the same JSON as the SSE data line (SPEC §6.1).
-                await ws.send_frame(orjson.dumps(item), WSMsgType.TEXT)
+            if not batch:
+                await wake.wait()
     except (ConnectionError, RuntimeError):
         return  # the client went away mid-response; the handler cleans up
     except Exception:
