@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--background-queued", type=_seconds, default=1.0, help="seconds queued")
     serve.add_argument("--background-in-progress", type=_seconds, default=2.0, help="seconds in progress")
     serve.add_argument("--scenario", default=None, help="YAML/JSON scenario file of scripted rules")
+    # Persistence and limits (issue 12).
+    serve.add_argument("--store", default="memory", help="memory (default) or sqlite:PATH")
+    serve.add_argument("--max-stored-responses", type=int, default=None, help="per session; oldest evicted")
+    serve.add_argument("--admin-key", default=None, help="key for /_resplay/* (env RESPLAY_ADMIN_KEY)")
     # Unhappy paths (mockserver.faults, .latency, .ratelimit): all emulation, off by default.
     serve.add_argument("--latency", choices=("instant", "realistic"), default="instant")
     serve.add_argument("--latency-scale", type=float, default=1.0, help="multiply emulated durations")
@@ -81,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args["models"] = tuple(args["models"])
     args["chaos_faults"] = tuple(args["chaos_faults"])
     config = ServerConfig(**args)
+    if not (config.store == "memory" or (config.store.startswith("sqlite:") and len(config.store) > 7)):
+        print(f"resplay: bad --store {config.store!r}: use memory or sqlite:PATH", file=sys.stderr)
+        return 2
     if config.scenario is not None:
         try:  # fail fast, before binding, with the file's line in the message
             load_scenario_file(config.scenario)

@@ -64,6 +64,14 @@ class ServerConfig:
     """Requests per minute per API key (``None``: unlimited, fixed headers)."""
     rate_limit_tpm: int | None = None
     """Estimated tokens per minute per API key (``None``: unlimited)."""
+    store: str = "memory"
+    """Where responses live: ``memory`` or ``sqlite:PATH`` (WAL; survives a killed server, issue 12)."""
+    max_stored_responses: int | None = None
+    """Responses kept per session; beyond it the oldest finished one is evicted (``None``: unbounded)."""
+    admin_key: str | None = field(default=None, repr=False)  # a secret: never in reprs or logs
+    """When set, ``/_resplay/*`` (but health) needs header ``x-resplay-admin-key`` with this value.
+
+    Env ``RESPLAY_ADMIN_KEY`` fills it when unset."""
     extra: dict[str, object] = field(default_factory=dict)
     """Options of later features, by name."""
 
@@ -72,6 +80,10 @@ class ServerConfig:
             self.api_key = os.environ.get("RESPLAY_API_KEY") or None
         if self.secret is None:
             self.secret = os.environ.get("RESPLAY_SECRET") or None
+        if self.admin_key is None:
+            self.admin_key = os.environ.get("RESPLAY_ADMIN_KEY") or None
+        if self.max_stored_responses is not None and self.max_stored_responses < 1:
+            raise ValueError("max_stored_responses must be >= 1")
         self.models = tuple(self.models)
         if not (self.background_queued >= 0 and self.background_in_progress >= 0):
             raise ValueError("background_queued and background_in_progress must be >= 0 seconds")

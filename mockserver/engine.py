@@ -23,6 +23,7 @@ from . import (
     catalog,
     compaction,
     continuity,
+    conversations,
     generator,
     prompt_cache,
     reasoning,
@@ -35,6 +36,7 @@ from . import (
 from .catalog import Catalog, ModelInfo
 from .clock import Clock, RealClock, VirtualClock
 from .config import ServerConfig
+from .conversations import ConversationBook
 from .errors import InvalidRequest, NotFound
 from .events import stream_events
 from .faults import FaultBook
@@ -42,7 +44,7 @@ from .ids import IdFactory
 from .latency import LatencyProfile, Pacer, offsets, pace
 from .script import ErrorReply, FunctionCallsReply, OutputReply, Reply, TextReply
 from .sealing import Sealer
-from .store import MemoryStore, Store, StoredResponse
+from .store import Store, StoredResponse, open_store
 
 __all__ = ["DEFAULT_SESSION", "Engine", "Run", "Session", "Turn", "is_warmup"]
 
@@ -82,6 +84,8 @@ class Session:
     """Scripted rules and strict mode (see :mod:`.rules`); queued replies go first."""
     faults: FaultBook = field(default_factory=FaultBook)
     """Queued and armed faults, the chaos draw and a rule's latency override (see :mod:`.faults`)."""
+    conversations: ConversationBook = field(default_factory=ConversationBook)
+    """Conversations and their items (SPEC §2.8, :mod:`.conversations`)."""
 
 
 @dataclass
@@ -190,7 +194,7 @@ class Engine:
 
     Args:
         config: Server configuration (seed, clock kind, extra models, ...).
-        store: Where responses are kept; a :class:`MemoryStore` by default.
+        store: Where responses are kept; by default ``config.store`` (memory) via :func:`.store.open_store`.
         catalog: The model catalogue; built from ``config.models`` by default.
         clock_factory: Makes each session's clock; by default ``config.clock`` picks real or virtual.
     """
@@ -204,7 +208,11 @@ class Engine:
         clock_factory: Callable[[], Clock] | None = None,
     ) -> None:
         self.config = config or ServerConfig()
-        self.store: Store = store if store is not None else MemoryStore()
+        self.store: Store = (
+            store
+            if store is not None
+            else open_store(self.config.store, max_per_session=self.config.max_stored_responses)
+        )
         self.catalog = catalog or Catalog(self.config.models)
         self._clock_factory = clock_factory or (VirtualClock if self.config.clock == "virtual" else RealClock)
         self._sessions: dict[str, Session] = {}
@@ -334,6 +342,9 @@ class Engine:
         shard = state.ids.shard()
         input_items = self._input_items(request.get("input"), state, shard, now)
         history = list(self._chain(parent, state.name)) if parent is not None else []
+        conv_id = conversations.conversation_id(request.get("conversation"))
+        if conv_id is not None:  # SPEC §2.8: the conversation's items come first
+            history = state.conversations.history(conv_id)
         _check_tool_pairs(history + input_items)
         tool_search.check(request, model, history, input_items)  # SPEC §11
         # Compaction and encrypted reasoning (SPEC §8, §12): verify blobs, expand, pick what carries over.
@@ -455,6 +466,7 @@ class Engine:
         background ones become a :class:`background.Job` on the session clock (SPEC §7)."""
         include_obfuscation = (turn.request.get("stream_options") or {}).get("include_obfuscation", True)
         profile = turn.state.faults.take_latency() or self.latency
+        bind = conversations.binder(turn.request, turn.state.conversations, record, turn.input_items)
         started = None
         if job is not None:
             state = turn.state
@@ -485,6 +497,11 @@ class Engine:
             )
         if record.stored or started is not None:
             self.store.put(turn.state.name, record)
+        if bind is not None:  # SPEC §2.8: input and output join the conversation once the response is done
+            if started is None:
+                bind()
+            else:
+                started.subscribe(bind)
         run = Run(record, obfuscation=include_obfuscation is not False, job=started)
         if started is None and not profile.instant:
             # Paced foreground run (mockserver.latency): a continuation rehydrates its state unless it came
@@ -684,6 +701,11 @@ class Engine:
         for link in reversed(chain):
             yield from link.input_items
             yield from link.response["output"]
+
+    def normalise_items(self, raw: list[Any], state: Session) -> list[dict[str, Any]]:
+        """Input items as stored (typed, with ids, string content expanded), sharing a new shard; used by
+        the conversation items endpoints (:mod:`.conversations`)."""
+        return self._input_items(raw, state, state.ids.shard(), state.clock.now())
 
     def _input_items(
         self, raw: Any, state: Session | IdFactory, shard: str, now: float

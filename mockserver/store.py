@@ -3,15 +3,21 @@
 A :class:`StoredResponse` keeps what the API can later serve: the ``Response`` object, this request's
 input items (for ``GET /input_items``), the parent id (so a ``previous_response_id`` chain is rebuilt
 by walking parents instead of copying history into every record) and, for background streams, the
-event log. Backends (memory now; SQLite and Redis later) implement :class:`Store`.
+event log. Backends (memory, :mod:`.sqlite_store`) implement :class:`Store`; :func:`open_store` picks one
+from ``--store``. ``--max-stored-responses`` bounds each session: the oldest finished response goes first
+(running background jobs are never evicted, so they end instead of vanishing).
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["MemoryStore", "Store", "StoredResponse"]
+__all__ = ["RUNNING_STATUSES", "MemoryStore", "Store", "StoredResponse", "open_store"]
+
+RUNNING_STATUSES = ("queued", "in_progress")
+"""Statuses of a background job still running: such records are never evicted."""
 
 
 @dataclass(slots=True)
@@ -57,13 +63,28 @@ class Store(Protocol):
 
 
 class MemoryStore:
-    """The default backend: dictionaries in process memory."""
+    """The default backend: dictionaries in process memory.
 
-    def __init__(self) -> None:
+    Args:
+        max_per_session: Keep at most this many responses per session, evicting the oldest finished one
+            first (insertion order; a put of an existing id keeps its place); ``None``: unbounded.
+    """
+
+    def __init__(self, *, max_per_session: int | None = None) -> None:
         self._sessions: dict[str, dict[str, StoredResponse]] = {}
+        self.max_per_session = max_per_session
 
     def put(self, session: str, record: StoredResponse) -> None:
-        self._sessions.setdefault(session, {})[record.id] = record
+        responses = self._sessions.setdefault(session, {})
+        responses[record.id] = record
+        if self.max_per_session is not None and len(responses) > self.max_per_session:
+            excess = len(responses) - self.max_per_session
+            finished = (
+                rid for rid, r in responses.items() if r.response.get("status") not in RUNNING_STATUSES
+            )
+            doomed = list(itertools.islice(finished, excess))
+            for rid in doomed:
+                del responses[rid]
 
     def get(self, session: str, response_id: str) -> StoredResponse | None:
         responses = self._sessions.get(session)
@@ -83,3 +104,18 @@ class MemoryStore:
         if session is not None:
             return len(self._sessions.get(session, ()))
         return sum(len(r) for r in self._sessions.values())
+
+
+def open_store(spec: str = "memory", *, max_per_session: int | None = None) -> Store:
+    """The backend ``--store`` names: ``memory`` or ``sqlite:PATH``.
+
+    Raises:
+        ValueError: an unknown scheme or an empty path.
+    """
+    if spec == "memory":
+        return MemoryStore(max_per_session=max_per_session)
+    if spec.startswith("sqlite:") and spec[len("sqlite:") :]:
+        from .sqlite_store import SqliteStore  # imported only when asked for
+
+        return SqliteStore(spec[len("sqlite:") :], max_per_session=max_per_session)
+    raise ValueError(f"unknown store {spec!r}: use 'memory' or 'sqlite:PATH'")
