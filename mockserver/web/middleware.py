@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -14,6 +15,7 @@ from ..errors import APIError, AuthenticationFailed, InvalidRequest, NotFound, P
 from .keys import BODY, ENGINE, RATE_HEADERS, REQUEST_ID, REQUEST_IDS, RESPONSE_ID, STREAMED, WS_UPGRADED
 
 __all__ = [
+    "ADMIN_KEY_HEADER",
     "SESSION_HEADER",
     "authenticate",
     "envelope_errors",
@@ -27,6 +29,7 @@ __all__ = [
 ]
 
 SESSION_HEADER = "x-resplay-session"
+ADMIN_KEY_HEADER = "x-resplay-admin-key"
 logger = logging.getLogger("resplay")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -46,7 +49,14 @@ _NO_KEY = (
     "obtain an API key from https://platform.openai.com/account/api-keys."
 )
 
-_REDACTED_HEADERS = frozenset({"authorization", "api-key", "cookie", "openai-organization", "openai-project"})
+# Chosen wording (docs/errors.md): the admin API is resplay's own, so there is no observed body to copy.
+_BAD_ADMIN_KEY = (
+    "Missing or incorrect admin key: send the key given to --admin-key in the x-resplay-admin-key header."
+)
+
+_REDACTED_HEADERS = frozenset(
+    {"authorization", "api-key", "cookie", "openai-organization", "openai-project", ADMIN_KEY_HEADER}
+)
 
 
 def session_of(request: web.Request) -> str | None:
@@ -194,8 +204,14 @@ def _journal(request: web.Request, status: int, error: APIError | None) -> None:
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Bearer auth on the API (SPEC §1.4); the admin API is not behind it."""
+    """Bearer auth on the API (SPEC §1.4); the admin API has its own key (``--admin-key``, issue 12)."""
     if request.path.startswith("/_resplay"):
+        admin_key = request.app[ENGINE].config.admin_key
+        if admin_key is not None and request.path != "/_resplay/health":
+            given = request.headers.get(ADMIN_KEY_HEADER, "")
+            # Constant-time compare; the given key is never echoed (no secret in logs or bodies).
+            if not hmac.compare_digest(given.encode(), admin_key.encode()):
+                raise AuthenticationFailed(_BAD_ADMIN_KEY, code="invalid_admin_key")
         return await handler(request)
     expected = request.app[ENGINE].config.api_key
     header = request.headers.get("authorization", "")
