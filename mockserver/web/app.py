@@ -10,7 +10,7 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..ids import IdFactory
-from . import admin, background, faults, http, middleware, models, ws
+from . import admin, background, conversations, faults, http, middleware, models, ws
 from .keys import ENGINE, REQUEST_IDS
 
 __all__ = ["ENGINE", "REQUEST_IDS", "make_app"]
@@ -36,6 +36,7 @@ def make_app(engine: Engine) -> web.Application:
     background.add_routes(app)
     faults.add_routes(app)  # rate limits, chaos pool, /_resplay/faults
     models.add_routes(app)  # GET /v1/models[/{id}] from the catalogue
+    conversations.add_routes(app)  # /v1/conversations (SPEC §2.8)
     if config.admin:
         admin.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", middleware.invalid_url)
