@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     cassettes = commands.add_parser("cassettes", help="manage record/replay cassettes")
     cassette_commands = cassettes.add_subparsers(dest="cassettes_command", required=True)
     cassette_commands.add_parser("import", help="convert third-party vcrpy cassettes to resplay's format")
+    commands.add_parser("checklist", help="audit a cassette folder against the deployment checklist")
     return parser
 
 
@@ -73,6 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pytest_plugin.importer import main as import_main
 
         return import_main(argv[2:])
+    if argv[:1] == ["checklist"]:
+        from .checklist import main as checklist_main  # issue 13; reads cassettes, needs no server
+
+        return checklist_main(argv[1:])
     args = vars(build_parser().parse_args(argv))
     args.pop("command")
     proxy = {name: args.pop(name) for name in ("record", "cassette", "replay")}

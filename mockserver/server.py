@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from . import faults, tokens
+from .checklist import Finding, audit
 from .config import ServerConfig
 from .engine import Engine
 from .latency import LatencyProfile, profile_from_json
@@ -268,3 +269,7 @@ class MockServer:
         """The session's request journal (as ``GET /_resplay/requests`` serves it)."""
         with self.engine.lock:
             return list(self.engine.session(session).journal)
+
+    def checklist(self, *, session: str | None = None) -> list[Finding]:
+        """Audit the session's journal against the deployment checklist (:mod:`mockserver.checklist`)."""
+        return audit(self.journal(session=session))

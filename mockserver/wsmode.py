@@ -306,6 +306,9 @@ class WsConnection:
         if self._reject_busy and self._busy(lane):
             self._reject(lane, entry, _lane_busy(stream_id))
             return
+        if self._busy(lane):
+            # The create waits for its lane (SPEC §6.4); the checklist auditor reads it (issue 13).
+            entry["queued"] = True
         self._backlog.append(_Create(lane, event, entry))
         self._schedule()
 

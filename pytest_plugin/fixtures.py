@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import openai
 
     from mockserver import MockServer
+    from mockserver.checklist import Finding
     from mockserver.rules import Matcher, ReplyLike, Rule
     from mockserver.script import FunctionCall, Reply
 
@@ -215,6 +216,15 @@ class Resplay:
     def requests(self) -> list[dict[str, Any]]:
         """Alias of :attr:`journal`."""
         return self.journal
+
+    def checklist(self, *, missed_only: bool = False) -> list[Finding]:
+        """This test's traffic audited against the deployment checklist (:mod:`mockserver.checklist`).
+
+        Args:
+            missed_only: Keep only the findings whose status is ``missed``.
+        """
+        findings = self.server.checklist(session=self.session)
+        return [f for f in findings if f.status == "missed"] if missed_only else findings
 
     def clear(self) -> None:
         """Forget this session's state (responses, replies, journal, clock) and collected errors."""

@@ -72,9 +72,19 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
             choices=RECORD_MODES,
             help='Cassette record mode (pytest-recording\'s values): default "none" (replay only).',
         )
+    group.addoption(
+        "--resplay-checklist",
+        action="store_true",
+        default=False,
+        help="audit each test's resplay traffic against OpenAI's deployment checklist; report in the summary",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("resplay_checklist", False):
+        from .checklist_summary import ChecklistSummary
+
+        config.pluginmanager.register(ChecklistSummary(), "resplay-checklist")
     config.addinivalue_line(
         "markers",
         "resplay(cassette=None, record_mode=None, ignore=(), allow_unused=False, ...): "
@@ -140,6 +150,10 @@ def resplay(
     handle.clear()
     yield handle
     passed, _ = _outcome(request.node)
+    if request.config.getoption("resplay_checklist", False):
+        # Sent with the teardown report, so the summary sees it under xdist too (checklist_summary.py).
+        findings = [f.to_json() for f in handle.checklist()]
+        request.node.user_properties.append(("resplay_checklist", findings))
     try:
         if passed:
             handle.check()

@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 
 from .. import __version__
+from ..checklist import audit, report
 from ..errors import InvalidRequest
 from ..scenario import load_scenario as parse_scenario
 from ..script import reply_from_json
@@ -27,6 +28,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/_resplay/clock/advance", advance)
     app.router.add_get("/_resplay/clock", clock)
     app.router.add_get("/_resplay/requests", requests)
+    app.router.add_get("/_resplay/checklist", checklist)
     app.router.add_post("/_resplay/replies", queue_replies)
     app.router.add_post("/_resplay/scenario", load_scenario)
     app.router.add_get("/_resplay/scenario", scenario_status)
@@ -80,6 +82,18 @@ async def requests(request: web.Request) -> web.StreamResponse:
     with engine.lock:
         data = list(engine.session(session_of(request)).journal)
     return _json({"object": "list", "data": data})
+
+
+async def checklist(request: web.Request) -> web.StreamResponse:
+    """``GET /_resplay/checklist``: the session's journal audited against the deployment checklist.
+
+    Schema: ``{"object": "resplay.checklist", "missed": N, "ok": N, "findings": [{"id", "item",
+    "checklist_item", "status", "impact", "summary", "evidence", "evidence_count"}]}`` (issue 13).
+    """
+    engine = request.app[ENGINE]
+    with engine.lock:
+        data = list(engine.session(session_of(request)).journal)
+    return _json(report(audit(data)))
 
 
 async def queue_replies(request: web.Request) -> web.StreamResponse:
