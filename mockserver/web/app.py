@@ -10,7 +10,7 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..ids import IdFactory
-from . import admin, background, conversations, faults, http, middleware, models, ws
+from . import admin, azure, background, conversations, faults, http, middleware, models, ws
 from .keys import ENGINE, REQUEST_IDS
 
 __all__ = ["ENGINE", "REQUEST_IDS", "make_app"]
@@ -39,6 +39,7 @@ def make_app(engine: Engine) -> web.Application:
     conversations.add_routes(app)  # /v1/conversations (SPEC §2.8)
     if config.admin:
         admin.add_routes(app)
+    azure.add_routes(app)  # the same API under /openai/v1, /openai and /openai/deployments/{d}
     app.router.add_route("*", "/{tail:.*}", middleware.invalid_url)
     app.cleanup_ctx.append(_ticker)
     return app
