@@ -20,6 +20,7 @@ __all__ = [
     "authenticate",
     "envelope_errors",
     "error_response",
+    "header_text",
     "invalid_url",
     "journal_headers",
     "prepare_headers",
@@ -61,7 +62,24 @@ _REDACTED_HEADERS = frozenset(
 
 def session_of(request: web.Request) -> str | None:
     """The session named by ``x-resplay-session`` (DECISIONS 2), or ``None`` for the default."""
-    return request.headers.get(SESSION_HEADER) or None
+    name = request.headers.get(SESSION_HEADER)
+    return header_text(name) if name else None
+
+
+def header_text(value: str) -> str:
+    """A header value as encodable text.
+
+    aiohttp keeps non-UTF-8 header bytes as lone surrogates, which neither ``str.encode`` nor orjson accept
+    (a fuzzed ``x-resplay-session`` crashed the session's id seeding, issue 12): those bytes are read as
+    latin-1 instead, so the value stays a stable, distinct name.
+    """
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("latin-1")
+    return value
 
 
 async def read_json(request: web.Request) -> Any:
@@ -167,7 +185,7 @@ def journal_headers(request: web.Request) -> dict[str, str]:
         if key is None:
             key = _journal_key(name)
         if key:
-            out[key] = "REDACTED" if key in _REDACTED_HEADERS else value
+            out[key] = "REDACTED" if key in _REDACTED_HEADERS else header_text(value)
     return out
 
 
