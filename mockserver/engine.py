@@ -239,7 +239,11 @@ class Engine:
         if found is None:
             clock = self._clock_factory()
             clock.on_schedule = self.on_clock_schedule
-            found = Session(name, clock, IdFactory(self.config.seed, name))
+            # A persistent store reopened by a seeded server: a new id sequence per boot, so the records of
+            # earlier boots are never overwritten (``SqliteStore.generation``, issue 12).
+            generation = getattr(self.store, "generation", 0)
+            namespace = f"{name}~{generation}" if generation else name
+            found = Session(name, clock, IdFactory(self.config.seed, namespace))
             if self.scenario is not None:
                 found.rules = self.scenario.copy()
             self._sessions[name] = found

@@ -13,7 +13,9 @@ the previous process: they end ``failed`` with a ``server_error`` (chosen wordin
 stream log gets the matching ``response.failed`` event, so pollers and resumed streams see an end instead
 of a response that vanished or never finishes (issue 12).
 
-One process per file: two servers sharing a file would each trust their own memory.
+One process per file: two servers sharing a file would each trust their own memory. A seeded server
+(``--seed``) reopening a file draws a new id sequence per boot (:attr:`SqliteStore.generation`), so
+ids stay reproducible for a fresh file and never overwrite an earlier boot's records.
 """
 
 from __future__ import annotations
@@ -89,6 +91,11 @@ class SqliteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
+        self._db.execute("CREATE TABLE IF NOT EXISTS boots (n INTEGER PRIMARY KEY AUTOINCREMENT)")
+        self.generation: int = (
+            self._db.execute("INSERT INTO boots DEFAULT VALUES RETURNING n").fetchone()[0] - 1
+        )
+        """How many times this file was opened before: a seeded engine starts a new id sequence per boot."""
         self._live: dict[tuple[str, str], StoredResponse] = {}
         self.recovered = self._fail_orphaned_jobs()
         """How many running background responses the previous process left behind (now ``failed``)."""

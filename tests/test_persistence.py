@@ -267,3 +267,15 @@ def test_engine_delete_is_durable(tmp_path: Path) -> None:
     engine.delete(response_id)
     with pytest.raises(NotFound):
         _engine(db).retrieve(response_id)
+
+
+def test_seeded_engine_reopening_a_file_never_reuses_an_earlier_boots_ids(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    first = Engine(ServerConfig(clock="virtual", seed=9, store=f"sqlite:{db}"))
+    old = first.create({"model": "gpt-5.5", "input": "first boot"}).record.id
+    fresh = Engine(ServerConfig(clock="virtual", seed=9)).create({"model": "gpt-5.5", "input": "x"}).record.id
+    assert fresh == old  # a fresh file keeps the seeded ids reproducible
+    again = Engine(ServerConfig(clock="virtual", seed=9, store=f"sqlite:{db}"))
+    new = again.create({"model": "gpt-5.5", "input": "second boot"}).record.id
+    assert new != old
+    assert again.retrieve(old)["output"] == first.retrieve(old)["output"]
