@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import itertools
 import json
 import re
 import zlib
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 Status = Literal["ok", "missed"]
+Entries = Sequence[Mapping[str, Any]]
 
 ITEMS: dict[str, tuple[str, tuple[str, ...]]] = {
     "responses_api": ("Use the Responses API", ("quality", "cost", "latency", "reliability")),
@@ -51,6 +53,7 @@ ITEMS: dict[str, tuple[str, tuple[str, ...]]] = {
     "phase": ("Set up the assistant phase parameter", ("quality", "cost")),
     "tool_search": ("Use tool_search", ("cost", "latency")),
     "builtin_tools": ("Leverage built-in tools", ("quality",)),
+    "compaction": ("Leverage compaction", ("cost",)),
     "prompt_cache_key": ("Use prompt_cache_key", ("latency", "cost")),
     "encrypted_content": ("Use reasoning.encrypted_content", ("quality", "latency")),
     "background": ("Use background=True", ("resumability",)),
@@ -68,6 +71,8 @@ CACHE_PREFIX_CHARS = 4096
 """A shared prefix this long (about 1,024 tokens at ~4 characters a token) is what prompt caching serves."""
 CACHE_KEY_RPM = 15
 """Requests per minute per prefix and ``prompt_cache_key`` above which the cache overflows."""
+LONG_CHAIN = 10
+"""Turns of one conversation from which compaction is expected (chosen: the checklist names no number)."""
 WS_TOOL_CALLS = 20
 """Tool calls in one HTTP rollout from which WebSocket mode is "roughly 40% faster"."""
 
@@ -410,6 +415,96 @@ def _check_prompt_cache(creates: Sequence[_Request]) -> list[Finding]:
     return findings
 
 
+def _common_prefix(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def _file(entry: Mapping[str, Any]) -> str:
+    return str(entry.get("source") or "").rpartition("[")[0]
+
+
+def _check_early_change(creates: Sequence[_Request]) -> list[Finding]:
+    """Consecutive requests whose long tools+instructions differ only in a small span near the start."""
+    early: list[str] = []
+    compared = False
+    for before, after in itertools.pairwise(creates):
+        if _file(before.entry) != _file(after.entry):
+            continue  # two cassettes are two runs, not one request after another
+        a = json.dumps(
+            [before.body.get("tools"), before.body.get("instructions")], sort_keys=True, default=str
+        )
+        b = json.dumps([after.body.get("tools"), after.body.get("instructions")], sort_keys=True, default=str)
+        if min(len(a), len(b)) < CACHE_PREFIX_CHARS:
+            continue
+        compared = True
+        if a == b:
+            continue
+        head = _common_prefix(a, b)
+        tail = _common_prefix(a[head:][::-1], b[head:][::-1])
+        if head < CACHE_PREFIX_CHARS and head + tail >= max(CACHE_PREFIX_CHARS, 0.9 * min(len(a), len(b))):
+            early.append(after.label)
+    if not compared:
+        return []
+    return [
+        _finding(
+            "prompt_cache_key",
+            "cache_prefix_changes_early",
+            early,
+            f"{len(early)} request(s) change a small span early in long, otherwise identical "
+            "tools/instructions (a timestamp or id?), which defeats the prompt cache: put what varies last",
+            "long tools/instructions stay stable from one request to the next",
+        )
+    ]
+
+
+def _check_compaction(entries: Entries, creates: Sequence[_Request]) -> list[Finding]:
+    findings = []
+    sent = [r for r in creates if any(i.get("type") == "compaction" for i in _input_items(r.body))]
+    if sent:
+        edited = [r.label for r in sent if _dig(r.entry, "error", "code") == "invalid_encrypted_content"]
+        findings.append(
+            _finding(
+                "compaction",
+                "compaction_item_edited",
+                edited,
+                f"{len(edited)} request(s) sent a compaction item that was edited (rejected as "
+                "invalid_encrypted_content): pass it forward as-is",
+                "compaction items are passed forward as returned",
+            )
+        )
+    compacts = any(str(e.get("path") or "").endswith("/responses/compact") for e in entries)
+    depth: dict[str, int] = {}
+    long_chains: list[str] = []
+    managed = compacts or bool(sent)
+    for request in creates:
+        if request.body.get("context_management"):
+            managed = True
+        previous = request.body.get("previous_response_id")
+        turns = depth.get(previous, 0) + 1 if isinstance(previous, str) else 1
+        turns = max(turns, sum(1 for i in _input_items(request.body) if i.get("role") == "user"))
+        rid = request.entry.get("response_id")
+        if isinstance(rid, str):
+            depth[rid] = turns
+        if turns == LONG_CHAIN:
+            long_chains.append(request.label)
+    if long_chains:
+        findings.append(
+            _finding(
+                "compaction",
+                "long_chain_without_compaction",
+                [] if managed else long_chains,
+                f"{len(long_chains)} conversation(s) reached {LONG_CHAIN} turns and nothing was compacted "
+                "(no context_management, /responses/compact or compaction item)",
+                "long conversations are compacted",
+            )
+        )
+    return findings
+
+
 def _check_reasoning_continuity(
     entries: Sequence[Mapping[str, Any]], creates: Sequence[_Request]
 ) -> list[Finding]:
@@ -531,6 +626,8 @@ def audit(entries: Iterable[Mapping[str, Any]]) -> list[Finding]:
         *_check_phase(creates),
         *_check_tools(creates),
         *_check_prompt_cache(creates),
+        *_check_early_change(creates),
+        *_check_compaction(seen, creates),
         *_check_reasoning_continuity(seen, creates),
         *_check_background(creates),
         *_check_websocket(creates),

@@ -179,6 +179,39 @@ def responses_only(client: openai.OpenAI) -> None:
     client.responses.create(model=MODEL, input="hi")
 
 
+def prefix_stamped(client: openai.OpenAI, early: bool) -> None:
+    for n in range(2):
+        stamp = f"Request {n}."
+        instructions = f"{stamp} {LONG}" if early else LONG
+        client.responses.create(model=MODEL, instructions=instructions, input=f"{stamp} Where is my order?")
+
+
+def long_chain(client: openai.OpenAI, managed: bool) -> None:
+    extra: dict[str, Any] = (
+        {"context_management": [{"type": "compaction", "compact_threshold": 200_000}]} if managed else {}
+    )
+    previous: str | None = None
+    for n in range(10):
+        kwargs: dict[str, Any] = {"previous_response_id": previous} if previous else {}
+        previous = client.responses.create(model=MODEL, input=f"Step {n}.", **kwargs, **extra).id
+
+
+def compaction_round_trip(client: openai.OpenAI, edit: bool) -> None:
+    history: list[Any] = [{"role": "user", "content": "Remember the code word: heron."}]
+    # Raw JSON: the strict client rejects the user messages a compacted window keeps (SDK 3.51's
+    # CompactedResponse types output as assistant-side items only), which real traffic shows.
+    raw = client.responses.with_raw_response.compact(model=MODEL, input=history)
+    items: list[dict[str, Any]] = raw.http_response.json()["output"]
+    if edit:
+        for item in items:
+            if item["type"] == "compaction":
+                item["encrypted_content"] = item["encrypted_content"][:-8] + "AAAAAAAA"
+    try:
+        client.responses.create(model=MODEL, input=[*items, {"role": "user", "content": "The code word?"}])
+    except openai.BadRequestError:
+        assert edit
+
+
 App = Callable[[MockServer, openai.OpenAI], None]
 PAIRS: list[tuple[str, App, App]] = [
     ("chat_completions_used", lambda s, c: chat_completions(c), lambda s, c: responses_only(c)),
@@ -203,6 +236,17 @@ PAIRS: list[tuple[str, App, App]] = [
         "reasoning_items_dropped",
         lambda s, c: reasoning_round_trip(c, False),
         lambda s, c: reasoning_round_trip(c, True),
+    ),
+    (
+        "cache_prefix_changes_early",
+        lambda s, c: prefix_stamped(c, True),
+        lambda s, c: prefix_stamped(c, False),
+    ),
+    ("long_chain_without_compaction", lambda s, c: long_chain(c, False), lambda s, c: long_chain(c, True)),
+    (
+        "compaction_item_edited",
+        lambda s, c: compaction_round_trip(c, True),
+        lambda s, c: compaction_round_trip(c, False),
     ),
     ("background_without_store", lambda s, c: background(c, False), lambda s, c: background(c, True)),
     ("tool_heavy_http_loop", lambda s, c: tool_loop_http(s, c, 20), lambda s, c: tool_loop_http(s, c, 3)),
