@@ -13,6 +13,8 @@
     redaction.py    secret headers, secret environment values, sk-... keys
     migrations.py   convert_0_1 (any vcrpy cassette) ...
     serializers.py  persister.py  importer.py  errors.py  hooks.py
+    ws/             WebSocket sessions in the same cassette; the local recording proxy (``resplay serve
+                    --record/--replay``) for any client; strict per-lane replay
 
 Names are imported lazily so that loading the plugin stays cheap.
 """

@@ -38,8 +38,12 @@ DEFAULT_HEADERS = frozenset(
     }
 )
 
-DEFAULT_PATTERNS = (r"sk-[A-Za-z0-9_\-]{8,}",)
-"""OpenAI secret keys: ``sk-`` then the key body (legacy, ``sk-proj-``, ``sk-svcacct-``, ``sk-admin-``)."""
+DEFAULT_PATTERNS = (r"(?<![A-Za-z0-9_\-])sk-[A-Za-z0-9_\-]{8,}",)
+"""OpenAI secret keys: ``sk-`` then the key body (legacy, ``sk-proj-``, ``sk-svcacct-``, ``sk-admin-``).
+
+Not inside a longer token: base64url blobs (``encrypted_content``, images) contain ``sk-`` by chance,
+and redacting there would corrupt the recording.
+"""
 
 _ENV_NAME = re.compile(
     r"(?i)(^|_)(API_?KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|CREDENTIALS?|AUTH)($|_)"

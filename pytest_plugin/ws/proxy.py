@@ -127,7 +127,9 @@ async def _handle(request: web.Request) -> web.StreamResponse:
 
 # ------------------------------------------------------------------------------------------ HTTP
 def _mismatch_response(message: str) -> web.Response:
-    body = {"error": {"message": message, "type": "invalid_request_error", "code": "cassette_mismatch"}}
+    # OpenAI's error envelope (SPEC §14), so SDKs raise BadRequestError with the diff as its message.
+    error = {"message": message, "type": "invalid_request_error", "param": None, "code": "cassette_mismatch"}
+    body = {"error": error}
     return web.json_response(body, status=MISMATCH_STATUS)
 
 
@@ -219,7 +221,12 @@ async def _fail(ws: web.WebSocketResponse, message: str) -> None:
     event = {
         "type": "error",
         "status": MISMATCH_STATUS,
-        "error": {"type": "invalid_request_error", "code": "cassette_mismatch", "message": message},
+        "error": {
+            "type": "invalid_request_error",
+            "code": "cassette_mismatch",
+            "message": message,
+            "param": None,
+        },
     }
     with contextlib.suppress(Exception):
         await ws.send_str(json.dumps(event))
