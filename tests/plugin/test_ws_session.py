@@ -160,9 +160,7 @@ def test_close_codes_are_written_as_plain_integers() -> None:
 
 def test_sk_inside_a_base64_blob_is_not_a_key() -> None:
     # An encrypted_content blob that happens to contain "sk-" must reach the cassette intact.
-    blob = "gAAAAABrBy7O5Ptn75YHQqNaGIvFI1gJZ4F1yC3RqZ-zlQHEN_lMynjlgvN_ACmMdwra2Fwh93zzEToFwFIL2gePz8H8q-PF5Z" + (
-        "jSUsk-nFt2kq0vBxx"
-    )
+    blob = "gAAAAABrBy7O5Ptn75YHQqNaGIvFI1gJZ4F1yC3RqZ-zlQHEN_lMynjlgvN_ACmMdwra2Fwh93zzEjSUsk-nFt2kq0vBxx"
     redactor = Redactor.build({})
     assert redactor.text(json.dumps({"encrypted_content": blob})) == json.dumps({"encrypted_content": blob})
     assert redactor.text(f"Bearer {SECRET}") == "Bearer sk-REDACTED"
