@@ -545,18 +545,40 @@ def _check_reasoning_continuity(
     return findings
 
 
+def _long_running(body: Mapping[str, Any]) -> bool:
+    """Requests that may take minutes (chosen: deep-research models and ``xhigh`` effort)."""
+    model = body.get("model")
+    return (isinstance(model, str) and "deep-research" in model) or _dig(
+        body, "reasoning", "effort"
+    ) == "xhigh"
+
+
 def _check_background(creates: Sequence[_Request]) -> list[Finding]:
+    findings = []
+    slow = [r for r in creates if _long_running(r.body)]
+    if slow:
+        findings.append(
+            _finding(
+                "background",
+                "long_running_without_background",
+                [r.label for r in slow if r.body.get("background") is not True],
+                "long-running request(s) (deep research or xhigh effort) hold the connection open instead of "
+                "running with background=True",
+                "long-running requests run in the background",
+            )
+        )
     background = [r for r in creates if r.body.get("background") is True]
     if not background:
-        return []
+        return findings
     return [
+        *findings,
         _finding(
             "background",
             "background_without_store",
             [r.label for r in background if r.body.get("store") is False],
             "background=True sent with store=false: background requires store=True",
             "background requests are stored",
-        )
+        ),
     ]
 
 

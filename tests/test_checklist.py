@@ -15,8 +15,9 @@ from typing import Any
 import openai
 import pytest
 
-from mockserver import MockServer
+from mockserver import Engine, MockServer, ServerConfig
 from mockserver.checklist import Finding, audit, audit_path, entries_from_cassette, main
+from mockserver.wsmode import WsConnection
 
 from realtraffic import shared_root
 
@@ -113,6 +114,12 @@ def prefix_key_hot(client: openai.OpenAI) -> None:
         )
 
 
+def xhigh_in_background(client: openai.OpenAI) -> None:
+    client.responses.create(
+        model=MODEL, input="Audit the codebase", reasoning={"effort": "xhigh"}, background=True
+    )
+
+
 def stateless_sealed(client: openai.OpenAI, include: bool) -> None:
     extra: dict[str, Any] = {"include": ["reasoning.encrypted_content"]} if include else {}
     client.responses.create(model=MODEL, input="hi", store=False, **extra)
@@ -156,17 +163,6 @@ def tool_loop_http(server: MockServer, client: openai.OpenAI, calls: int) -> Non
             input=[{"type": "function_call_output", "call_id": f"call_{n}", "output": "ok"}],
         )
     assert response.output_text == "done"
-
-
-def ws_lanes(client: openai.OpenAI, named: bool) -> None:
-    with client.responses.connect() as conn:
-        for n, lane in enumerate(("a", "b")):
-            extra = {"stream_id": lane} if named else {}
-            conn.send({"type": "response.create", "model": MODEL, "input": f"job {n}", **extra})  # type: ignore[arg-type]
-        done = 0
-        while done < 2:
-            if conn.recv().type in ("response.completed", "response.failed", "error"):
-                done += 1
 
 
 def chat_completions(client: openai.OpenAI) -> None:
@@ -248,9 +244,9 @@ PAIRS: list[tuple[str, App, App]] = [
         lambda s, c: compaction_round_trip(c, True),
         lambda s, c: compaction_round_trip(c, False),
     ),
+    ("long_running_without_background", lambda s, c: effort_xhigh(c), lambda s, c: xhigh_in_background(c)),
     ("background_without_store", lambda s, c: background(c, False), lambda s, c: background(c, True)),
     ("tool_heavy_http_loop", lambda s, c: tool_loop_http(s, c, 20), lambda s, c: tool_loop_http(s, c, 3)),
-    ("websocket_lane_queued", lambda s, c: ws_lanes(c, False), lambda s, c: ws_lanes(c, True)),
 ]
 
 
@@ -269,6 +265,24 @@ def test_app_missing_the_practice_is_flagged_and_one_following_it_is_clean(
     assert not [
         f for f in server.checklist() if f.status == "missed" and f.item == clean.item and f.id == check
     ]
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_creates_queued_on_one_websocket_lane_are_flagged(named: bool) -> None:
+    # On the pure connection: over a socket the first response may finish before the second create
+    # arrives (instant latency), so whether it queued would be a race.
+    engine = Engine(ServerConfig(seed=3, clock="virtual"))
+    conn = WsConnection(engine)
+    for n, lane in enumerate(("a", "b")):
+        extra = {"stream_id": lane} if named else {}
+        conn.receive_text(
+            json.dumps({"type": "response.create", "model": MODEL, "input": f"job {n}", **extra})
+        )
+    while conn.next_frame() is not None:
+        pass
+    finding = {f.id: f for f in audit(engine.session(None).journal)}["websocket_lane_queued"]
+    assert finding.status == ("ok" if named else "missed")
+    assert len(finding.evidence) == (0 if named else 1)
 
 
 def test_namespaces_over_ten_functions_are_flagged() -> None:
