@@ -40,6 +40,7 @@ from .conversations import ConversationBook
 from .errors import InvalidRequest, NotFound
 from .events import stream_events
 from .faults import FaultBook
+from .files import FileBook
 from .ids import IdFactory
 from .latency import LatencyProfile, Pacer, offsets, pace
 from .script import ErrorReply, FunctionCallsReply, OutputReply, Reply, TextReply
@@ -86,6 +87,8 @@ class Session:
     """Queued and armed faults, the chaos draw and a rule's latency override (see :mod:`.faults`)."""
     conversations: ConversationBook = field(default_factory=ConversationBook)
     """Conversations and their items (SPEC §2.8, :mod:`.conversations`)."""
+    files: FileBook = field(default_factory=FileBook)
+    """Uploaded files (``/v1/files``, :mod:`.files`)."""
 
 
 @dataclass
