@@ -46,6 +46,7 @@ from .latency import LatencyProfile, Pacer, offsets, pace
 from .script import ErrorReply, FunctionCallsReply, OutputReply, Reply, TextReply
 from .sealing import Sealer
 from .store import Store, StoredResponse, open_store
+from .vector_stores import VectorStoreBook
 
 __all__ = ["DEFAULT_SESSION", "Engine", "Run", "Session", "Turn", "is_warmup"]
 
@@ -89,6 +90,8 @@ class Session:
     """Conversations and their items (SPEC §2.8, :mod:`.conversations`)."""
     files: FileBook = field(default_factory=FileBook)
     """Uploaded files (``/v1/files``, :mod:`.files`)."""
+    vector_stores: VectorStoreBook = field(default_factory=VectorStoreBook)
+    """Vector stores and their attached files (:mod:`.vector_stores`)."""
 
 
 @dataclass

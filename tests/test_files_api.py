@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import openai
 import pytest
-from openai.types import FileDeleted, FileObject
+from openai.types import FileDeleted, FileObject, VectorStore
+from openai.types.vector_stores import VectorStoreFile
 
 from mockserver import MockServer
 from mockserver.errors import InvalidRequest
@@ -66,3 +67,31 @@ def test_pure_book_requires_file_and_purpose() -> None:
         book.create(filename="a", data=b"", purpose=None, ids=ids, now=0.0)
     obj = book.create(filename=None, data=b"", purpose="batch", ids=ids, now=5.0)
     assert obj["id"] in book and obj["filename"] == "upload"
+
+
+def test_vector_store_with_files(client: openai.OpenAI) -> None:
+    up = client.files.create(file=("doc.txt", b"Paris is the capital of France."), purpose="assistants")
+    store = client.vector_stores.create(name="test-file-search")
+    assert store.id.startswith("vs_") and len(store.id) == 35 and store.status == "completed"
+    raw = client.vector_stores.with_raw_response.retrieve(store.id).http_response.json()
+    assert check_object(raw, VectorStore) == []
+    attached = client.vector_stores.files.create(vector_store_id=store.id, file_id=up.id)
+    assert (attached.id, attached.vector_store_id, attached.status) == (up.id, store.id, "completed")
+    assert check_object(attached.model_dump(mode="json"), VectorStoreFile) == []
+    again = client.vector_stores.retrieve(store.id)
+    assert (again.file_counts.total, again.usage_bytes) == (1, 31)
+    assert [f.id for f in client.vector_stores.files.list(vector_store_id=store.id)] == [up.id]
+    with pytest.raises(openai.NotFoundError):
+        client.vector_stores.files.create(vector_store_id=store.id, file_id="file-missing")
+    # the real file_search recording uses the store in a create
+    tool = {"type": "file_search", "vector_store_ids": [store.id]}
+    assert (
+        client.responses.create(model="gpt-4o", input="Capital of France?", tools=[tool]).status
+        == "completed"
+    )
+    assert client.vector_stores.files.delete(up.id, vector_store_id=store.id).deleted
+    assert client.vector_stores.update(store.id, name="renamed").name == "renamed"
+    assert [s.id for s in client.vector_stores.list()] == [store.id]
+    assert client.vector_stores.delete(store.id).deleted
+    with pytest.raises(openai.NotFoundError):
+        client.vector_stores.retrieve(store.id)

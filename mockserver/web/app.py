@@ -10,7 +10,19 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..ids import IdFactory
-from . import admin, azure, background, conversations, faults, files, http, middleware, models, ws
+from . import (
+    admin,
+    azure,
+    background,
+    conversations,
+    faults,
+    files,
+    http,
+    middleware,
+    models,
+    vector_stores,
+    ws,
+)
 from .keys import ENGINE, REQUEST_IDS
 
 __all__ = ["ENGINE", "REQUEST_IDS", "make_app"]
@@ -38,6 +50,7 @@ def make_app(engine: Engine) -> web.Application:
     models.add_routes(app)  # GET /v1/models[/{id}] from the catalogue
     conversations.add_routes(app)  # /v1/conversations (SPEC §2.8)
     files.add_routes(app)  # /v1/files, per session (issue 14)
+    vector_stores.add_routes(app)  # /v1/vector_stores[/{id}/files], per session
     if config.admin:
         admin.add_routes(app)
     azure.add_routes(app)  # the same API under /openai/v1, /openai and /openai/deployments/{d}
