@@ -104,3 +104,9 @@ def test_non_utf8_session_header_is_a_distinct_session_and_the_journal_still_ser
     journal = client.get(root + "/_resplay/requests", headers={**session, "x-resplay-admin-key": b"adm"})
     assert journal.status_code == 200
     assert journal.json()["data"][-1]["headers"]["x-resplay-session"] == "\x80café"
+
+
+def test_non_utf8_admin_key_header_is_a_401_not_a_500(http: tuple[httpx2.Client, str]) -> None:
+    client, where = http
+    answer = client.get(where.split("|")[0] + "/_resplay/requests", headers={"x-resplay-admin-key": b"\x80"})
+    assert answer.status_code == 401 and answer.json()["error"]["code"] == "invalid_admin_key"
