@@ -27,7 +27,7 @@ class ServerConfig:
     """TCP port; ``0`` picks a free one."""
     seed: int | None = None
     """Seed for ids and generated content; ``None`` gives random ids (content stays deterministic)."""
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # a secret: never in reprs or logs (issue 12)
     """When set, only ``Authorization: Bearer <api_key>`` is accepted; otherwise any bearer key."""
     clock: ClockKind = "real"
     """``real`` follows wall time; ``virtual`` stands still until advanced."""

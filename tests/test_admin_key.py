@@ -101,7 +101,8 @@ def test_without_admin_key_the_admin_api_is_open_and_no_admin_turns_it_off() -> 
         assert answer.status_code == 404 and "error" in answer.json()
 
 
-def test_admin_key_is_never_in_the_config_repr() -> None:
+def test_no_secret_is_ever_in_the_config_repr() -> None:
     from mockserver.config import ServerConfig
 
-    assert ADMIN_KEY not in repr(ServerConfig(admin_key=ADMIN_KEY))
+    shown = repr(ServerConfig(admin_key=ADMIN_KEY, api_key="sk-api-secret", secret="blob-secret"))
+    assert ADMIN_KEY not in shown and "sk-api-secret" not in shown and "blob-secret" not in shown
