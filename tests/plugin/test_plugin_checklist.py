@@ -25,7 +25,8 @@ def test_summary_lists_missed_checks_with_the_tests_that_missed_them(project: Pr
     result.stdout.fnmatch_lines(
         [
             "*resplay deployment checklist*",
-            "MISSED in 1/2 tests: reasoning_effort_unset [[]Set up reasoning.effort; quality, cost, latency[]]",
+            "MISSED in 1/2 tests: reasoning_effort_unset "
+            "[[]Set up reasoning.effort; quality, cost, latency[]]",
             "*test_app.py::test_sloppy: reasoning.effort never set*",
         ]
     )
