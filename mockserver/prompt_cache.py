@@ -256,7 +256,12 @@ class PromptCache:
         outcome = Outcome()
         if prefix is not None and input_tokens >= MIN_TOKENS:
             outcome = self._lookup_and_write(prefix, request, options, model, key, now)
-        signature = _signature(request, model, key, effort, context, prefix)
+        # Only gpt-5.6+ diagnoses misses (SPEC §13), so only its responses need a remembered signature.
+        signature = (
+            _signature(request, model, key, effort, context, prefix)
+            if model.cache_rule == "gpt56plus"
+            else None
+        )
         echo: dict[str, Any] | None = None
         diagnostics: dict[str, Any] | None = None
         if model.cache_rule == "gpt56plus" and options:
@@ -265,7 +270,8 @@ class PromptCache:
                 echo["comparison_response_id"] = comparison
         if comparison:
             diagnostics = self._diagnose(str(comparison), signature, outcome, model, prefix)
-        self._remember(response_id, signature)
+        if signature is not None:
+            self._remember(response_id, signature)
         if echo is None and diagnostics is None:
             return outcome
         return Outcome(
@@ -432,13 +438,13 @@ class PromptCache:
     def _diagnose(
         self,
         comparison: str,
-        signature: _Signature,
+        signature: _Signature | None,
         outcome: Outcome,
         model: ModelInfo,
         prefix: Prefix | None,
     ) -> dict[str, Any]:
         """``prompt_cache_diagnostics`` (SDK 3.51.0 ``Response.prompt_cache_diagnostics``)."""
-        if model.cache_rule != "gpt56plus":
+        if signature is None or model.cache_rule != "gpt56plus":
             return {"type": "unavailable"}
         before = self.remembered.get(comparison)
         if before is None:

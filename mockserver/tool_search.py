@@ -407,6 +407,8 @@ def decide(turn: generator.TurnInput) -> generator.Plan:
     """The default model's plan with tool search: search first when a deferred tool is needed, then (hosted)
     go on with the loaded tools; otherwise :func:`generator.decide` over the visible tools."""
     search = search_tool(turn.tools)
+    if search is None:
+        return generator.decide(turn)  # nothing to search: the request's tools are the visible ones
     visible = visible_tools(turn.tools, turn.context)
     if search is None or turn.tool_choice == "none" or _searched_since_user(turn.context):
         return generator.decide(dataclasses.replace(turn, tools=visible))
