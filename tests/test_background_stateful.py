@@ -369,3 +369,11 @@ def test_http_jobs(server: MockServer) -> None:
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
+    # The machine's rules assert the invariants (one terminal status, resumed streams neither lose nor repeat
+    # events); here: its last example really drove background creates and stream resumes over HTTP.
+    journal = server.journal()
+    creates = [e for e in journal if e["method"] == "POST" and e["path"] == "/v1/responses"]
+    resumes = [e for e in journal if e["method"] == "GET" and e["query"].get("stream") == "true"]
+    assert creates
+    assert all(e["body"]["background"] is True for e in creates)
+    assert resumes

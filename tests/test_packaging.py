@@ -77,15 +77,16 @@ def _run(bindir: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str
     )
 
 
-def _check_imports(fresh: Path, tmp_path: Path) -> None:
+def _imported_from(fresh: Path, tmp_path: Path) -> tuple[str, str]:
+    """(``mockserver.__file__``, whether the package data file exists) as the fresh venv sees them."""
     done = _run(fresh, "-c", "import mockserver, pytest_plugin; print(mockserver.__file__)", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert str(fresh.parent) in done.stdout and str(ROOT) not in done.stdout
     data = _run(fresh, "-c", "import mockserver.catalog as c; print(c.DATA_FILE.is_file())", cwd=tmp_path)
-    assert data.stdout.strip() == "True", data.stderr  # package data (models.json) is in the wheel
+    return done.stdout.strip(), data.stdout.strip()
 
 
-def _check_serve(fresh: Path, tmp_path: Path) -> None:
+def _serve_and_create(fresh: Path, tmp_path: Path) -> str:
+    """Run the wheel's ``resplay serve --port 0`` and return the status of one create against it."""
     proc = subprocess.Popen(
         [str(fresh / "resplay"), "serve", "--port", "0", "--seed", "3"],
         cwd=tmp_path,
@@ -103,25 +104,29 @@ def _check_serve(fresh: Path, tmp_path: Path) -> None:
         base = line.split()[-1]
         with openai.OpenAI(base_url=base, api_key="sk-wheel", max_retries=0) as client:
             assert any(m.id == "gpt-5.5" for m in client.models.list().data)
-            assert client.responses.create(model="gpt-5.5", input="hi from the wheel").status == "completed"
+            return client.responses.create(model="gpt-5.5", input="hi from the wheel").status
     finally:
         proc.terminate()
         proc.wait(timeout=30)
 
 
-def _check_plugin(fresh: Path, tmp_path: Path) -> None:
+def _run_plugin_test(fresh: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run a test that uses the plugin's ``openai_client`` fixture with the wheel's pytest plugin."""
     (tmp_path / "test_inner.py").write_text(
         "def test_inner(openai_client):\n"
         "    r = openai_client.responses.create(model='gpt-5.5', input='hi')\n"
         "    assert r.status == 'completed'\n"
     )
-    done = _run(fresh, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_inner.py", cwd=tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "1 passed" in done.stdout
+    return _run(fresh, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_inner.py", cwd=tmp_path)
 
 
 def test_wheel_in_a_fresh_venv(fresh: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Build, install, import from the venv (not the tree), ``resplay serve --port 0``, a plugin test."""
-    _check_imports(fresh, tmp_path_factory.mktemp("imports"))
-    _check_serve(fresh, tmp_path_factory.mktemp("serve"))
-    _check_plugin(fresh, tmp_path_factory.mktemp("plugin"))
+    module_file, has_data = _imported_from(fresh, tmp_path_factory.mktemp("imports"))
+    assert str(fresh.parent) in module_file
+    assert str(ROOT) not in module_file
+    assert has_data == "True"  # package data (models.json) is in the wheel
+    assert _serve_and_create(fresh, tmp_path_factory.mktemp("serve")) == "completed"
+    inner = _run_plugin_test(fresh, tmp_path_factory.mktemp("plugin"))
+    assert inner.returncode == 0, inner.stdout + inner.stderr
+    assert "1 passed" in inner.stdout
