@@ -204,19 +204,16 @@ def _message_events(
                 }
             )
             seq += 1
-            for piece in chunk_text(refusal):
-                delta = {
-                    "type": "response.refusal.delta",
-                    "sequence_number": seq,
-                    "item_id": item_id,
-                    "output_index": index,
-                    "content_index": c_index,
-                    "delta": piece,
-                }
-                if obfuscate is not None:
-                    delta["obfuscation"] = obfuscate(piece)
-                append(delta)
-                seq += 1
+            seq = _deltas(
+                append,
+                seq,
+                "response.refusal.delta",
+                item_id,
+                index,
+                ("content_index", c_index),
+                refusal,
+                obfuscate,
+            )
             append(
                 {
                     "type": "response.refusal.done",
@@ -365,19 +362,16 @@ def _reasoning_events(
             }
         )
         seq += 1
-        for piece in chunk_text(text):
-            delta = {
-                "type": "response.reasoning_summary_text.delta",
-                "sequence_number": seq,
-                "item_id": item_id,
-                "output_index": index,
-                "summary_index": s_index,
-                "delta": piece,
-            }
-            if obfuscate is not None:
-                delta["obfuscation"] = obfuscate(piece)
-            append(delta)
-            seq += 1
+        seq = _deltas(
+            append,
+            seq,
+            "response.reasoning_summary_text.delta",
+            item_id,
+            index,
+            ("summary_index", s_index),
+            text,
+            obfuscate,
+        )
         where = {"item_id": item_id, "output_index": index, "summary_index": s_index}
         append(
             {"type": "response.reasoning_summary_text.done", "sequence_number": seq, **where, "text": text}
@@ -408,18 +402,9 @@ def _function_call_events(
         {"type": "response.output_item.added", "sequence_number": seq, "output_index": index, "item": added}
     )
     seq += 1
-    for piece in chunk_text(arguments):
-        delta = {
-            "type": "response.function_call_arguments.delta",
-            "sequence_number": seq,
-            "item_id": item_id,
-            "output_index": index,
-            "delta": piece,
-        }
-        if obfuscate is not None:
-            delta["obfuscation"] = obfuscate(piece)
-        append(delta)
-        seq += 1
+    seq = _deltas(
+        append, seq, "response.function_call_arguments.delta", item_id, index, None, arguments, obfuscate
+    )
     append(
         {
             "type": "response.function_call_arguments.done",
@@ -433,3 +418,35 @@ def _function_call_events(
         {"type": "response.output_item.done", "sequence_number": seq + 1, "output_index": index, "item": item}
     )
     return seq + 2
+
+
+def _deltas(
+    append: Callable[[dict[str, Any]], None],
+    seq: int,
+    kind: str,
+    item_id: str,
+    index: int,
+    slot: tuple[str, int] | None,
+    text: str,
+    obfuscate: Obfuscator | None,
+) -> int:
+    """Append one ``*.delta`` event per token-sized piece of ``text``; returns the next sequence number.
+
+    Keys keep the wire order: ``type``, ``sequence_number``, ``item_id``, ``output_index``, the part's own
+    index (``content_index`` / ``summary_index``) when it has one, ``delta``, then ``obfuscation``.
+    """
+    for piece in chunk_text(text):
+        delta: dict[str, Any] = {
+            "type": kind,
+            "sequence_number": seq,
+            "item_id": item_id,
+            "output_index": index,
+        }
+        if slot is not None:
+            delta[slot[0]] = slot[1]
+        delta["delta"] = piece
+        if obfuscate is not None:
+            delta["obfuscation"] = obfuscate(piece)
+        append(delta)
+        seq += 1
+    return seq
