@@ -66,51 +66,13 @@ _SENTENCES = (
 
 _SUMMARY_TITLES = ("Understanding the request", "Planning the answer", "Checking the details")
 
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "call",
-        "for",
-        "from",
-        "get",
-        "gets",
-        "given",
-        "has",
-        "have",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "returns",
-        "set",
-        "sets",
-        "that",
-        "the",
-        "this",
-        "to",
-        "tool",
-        "use",
-        "used",
-        "uses",
-        "with",
-        "when",
-        "which",
-        "will",
-        "your",
-        "you",
-    ]
+# Words too common to say which tool a request means (shared by tool search, mockserver.tool_search).
+_STOPWORD_TEXT = (
+    "a an and are as at be by call can could do does for from get gets given has have how in into is it "
+    "its look lookup of on or please returns set sets that the this to tool tools use used uses what when "
+    "which will with you your"
 )
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,8 +252,9 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 
 @functools.lru_cache(maxsize=4096)
-def _words(text: str) -> frozenset[str]:
-    """Distinctive words of a text (cached: tool descriptions repeat on every request)."""
+def words(text: str) -> frozenset[str]:
+    """Distinctive words of a text: lower-case, over two letters, not a stop word (cached: tool
+    descriptions repeat on every request). The default model and tool search both match tools with it."""
     return frozenset(w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in _STOPWORDS)
 
 
@@ -342,7 +305,7 @@ def _mentioned(tool: Mapping[str, Any], user_text: str) -> bool:
     description = tool.get("description")
     if not isinstance(description, str):
         return False
-    return bool(_words(description) & _words(user_text))
+    return bool(words(description) & words(user_text))
 
 
 def value_for_schema(schema: Mapping[str, Any], hint: str, rng: random.Random, depth: int = 0) -> Any:
@@ -390,5 +353,5 @@ def _string_from(hint: str, rng: random.Random) -> str:
     capitalised = [w for w in capitalised[1:] if w] or [w for w in capitalised if w]
     if capitalised:
         return capitalised[-1]
-    words = sorted(_words(hint))
-    return rng.choice(words) if words else "example"
+    found = sorted(words(hint))
+    return rng.choice(found) if found else "example"

@@ -28,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,62 +51,6 @@ __all__ = [
 
 MAX_LOADED = 5
 """Most tools (or namespaces) one hosted search loads (chosen)."""
-
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "call",
-        "can",
-        "could",
-        "do",
-        "does",
-        "for",
-        "from",
-        "get",
-        "gets",
-        "given",
-        "has",
-        "have",
-        "how",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "look",
-        "lookup",
-        "of",
-        "on",
-        "or",
-        "please",
-        "returns",
-        "set",
-        "sets",
-        "that",
-        "the",
-        "this",
-        "to",
-        "tool",
-        "tools",
-        "use",
-        "used",
-        "uses",
-        "what",
-        "when",
-        "which",
-        "will",
-        "with",
-        "you",
-        "your",
-    ]
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,17 +273,13 @@ def _check_namespaces(
 # --- the default model's search ---------------------------------------------------------------------------
 
 
-def _words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2 and w not in _STOPWORDS}
-
-
-def _score(tool: Mapping[str, Any], text: str, words: set[str], extra: str = "") -> int:
+def _score(tool: Mapping[str, Any], text: str, words: frozenset[str], extra: str = "") -> int:
     name = str(tool.get("name") or "")
     mentioned = bool(name) and (
         name.lower() in text.lower() or name.replace("_", " ").lower() in text.lower()
     )
     description = tool.get("description") if isinstance(tool.get("description"), str) else ""
-    own = _words(name.replace("_", " ")) | _words(str(description)) | _words(extra)
+    own = generator.words(name.replace("_", " ")) | generator.words(str(description)) | generator.words(extra)
     return (3 if mentioned else 0) + len(own & words)
 
 
@@ -351,7 +290,7 @@ def rank(
 
     A namespace loads as a copy holding only its matching deferred members (its path is its name).
     """
-    words = _words(text)
+    words = generator.words(text)
     scored: list[tuple[int, int, str, Mapping[str, Any]]] = []
     for order, tool in enumerate(tools):
         kind = tool.get("type")
@@ -367,7 +306,9 @@ def rank(
                 for m in tool.get("tools") or ()
                 if isinstance(m, Mapping) and _deferred(m) and f"{space}.{m.get('name')}" not in loaded
             ]
-            hits = [(s, m) for s, m in hits if s > len(_words(context) & words)]  # the member itself matched
+            hits = [
+                (s, m) for s, m in hits if s > len(generator.words(context) & words)
+            ]  # the member itself matched
             if hits:
                 best = max(s for s, _ in hits)
                 copy = {**tool, "tools": [m for _, m in hits]}
