@@ -100,3 +100,37 @@ async def test_async_azure_deployment_path(server: MockServer) -> None:
         assert _last_request(server)["path"] == f"/openai/deployments/dep1/responses/{created.id}"
         with pytest.raises(openai.NotFoundError):
             await az.responses.retrieve("resp_missing")
+
+
+def test_azure_paths_get_faults_and_rate_limits(azure: openai.AzureOpenAI, server: MockServer) -> None:
+    # A header fault and a queued fault hit the Azure aliases as they hit /v1 (web/faults.py inject).
+    with pytest.raises(openai.InternalServerError):
+        azure.responses.create(
+            model="gpt-4.1", input="hi", extra_headers={"x-resplay-fault": "http;status=503"}
+        )
+    server.queue_fault("http;status=429;retry_after_ms=1")
+    with pytest.raises(openai.RateLimitError):
+        azure.responses.create(model="gpt-4.1", input="hi")
+    assert azure.responses.create(model="gpt-4.1", input="hi").status == "completed"
+    assert [e["status"] for e in server.journal()][-3:] == [503, 429, 200]
+
+
+def test_azure_paths_are_rate_limited() -> None:
+    with (
+        MockServer(seed=3, rate_limit_rpm=1) as limited,
+        openai.AzureOpenAI(
+            azure_endpoint=_endpoint(limited), api_key="azure-key", api_version="preview", max_retries=0
+        ) as az,
+    ):
+        first = az.responses.with_raw_response.create(model="gpt-4.1", input="hi")
+        assert first.headers["x-ratelimit-remaining-requests"] == "0"
+        with pytest.raises(openai.RateLimitError):
+            az.responses.create(model="gpt-4.1", input="hi")
+        # One budget per key whatever the path: the /openai/v1 alias is refused too.
+        with (
+            openai.OpenAI(
+                base_url=_endpoint(limited) + "/openai/v1/", api_key="azure-key", max_retries=0
+            ) as v1,
+            pytest.raises(openai.RateLimitError),
+        ):
+            v1.responses.create(model="gpt-4.1", input="hi")

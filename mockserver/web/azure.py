@@ -13,10 +13,25 @@ from __future__ import annotations
 
 from aiohttp import web
 
-__all__ = ["PREFIXES", "add_routes"]
+__all__ = ["PREFIXES", "add_routes", "api_path"]
 
 PREFIXES = ("/openai/v1", "/openai", "/openai/deployments/{deployment}")
 """Where each ``/v1`` path is mirrored (``/v1/responses`` → ``/openai/responses`` …)."""
+
+
+def api_path(path: str) -> str | None:
+    """The ``/v1`` path a request path stands for (``/openai/deployments/d/responses`` → ``/v1/responses``),
+    or ``None`` outside the API. Middlewares that act on API calls (faults, rate limits) use it, so the Azure
+    aliases get the same treatment as ``/v1``."""
+    if path == "/v1" or path.startswith("/v1/"):
+        return path
+    if path.startswith("/openai/deployments/"):
+        _, _, rest = path[len("/openai/deployments/") :].partition("/")
+        return "/v1/" + rest
+    for prefix in ("/openai/v1", "/openai"):
+        if path == prefix or path.startswith(prefix + "/"):
+            return "/v1" + path[len(prefix) :]
+    return None
 
 
 def add_routes(app: web.Application) -> None:

@@ -1,11 +1,12 @@
 """HTTP and WebSocket side of faults, rate limits and paced runs (``mockserver.faults``, ``.ratelimit``,
 ``.latency``).
 
-The :func:`inject` middleware runs on ``/v1`` calls after authentication: it charges the API key's
-rate-limit budget, then picks the request's fault (the ``x-resplay-fault`` header, else a fault queued
-with ``POST /_resplay/faults``, else the seeded chaos draw) and applies what happens before an answer
-(``http``, ``delay``, ``timeout``, ``tcp_drop``). Stream faults are left on the request for the create
-handler (:func:`answer`). :class:`WsFaults` does the same per ``response.create`` of a WebSocket connection.
+The :func:`inject` middleware runs on ``/v1`` calls and their Azure aliases (``web/azure.py``) after
+authentication: it charges the API key's rate-limit budget, then picks the request's fault (the
+``x-resplay-fault`` header, else a fault queued with ``POST /_resplay/faults``, else the seeded chaos
+draw) and applies what happens before an answer (``http``, ``delay``, ``timeout``, ``tcp_drop``).
+Stream faults are left on the request for the create handler (:func:`answer`). :class:`WsFaults` does
+the same per ``response.create`` of a WebSocket connection.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..faults import FAULT_HEADER, Fault
 from ..ratelimit import Admission, RateLimiter, estimate_tokens
 from ..sse import encode_events
 from ..wsmode import Close, Outgoing, WsConnection
+from .azure import api_path
 from .keys import BODY, ENGINE, RATE_HEADERS, RESPONSE_ID, STREAMED
 from .middleware import Handler, journal_headers, prepare_headers, read_json, session_of
 
@@ -97,13 +99,14 @@ def _header_fault(headers: Any) -> Fault | None:
 @web.middleware
 async def inject(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Rate limits, then the request's fault (see the module docstring)."""
-    if not request.path.startswith("/v1"):
+    path = api_path(request.path)  # /v1 and its Azure aliases alike
+    if path is None:
         return await handler(request)
     if request.headers.get("upgrade", "").lower() == "websocket":
         return await handler(request)  # WebSocket mode: per response.create, in WsFaults
     engine = request.app[ENGINE]
     limiter = request.app[_LIMITER]
-    create = request.method == "POST" and request.path == "/v1/responses"
+    create = request.method == "POST" and path == "/v1/responses"
     body: Any = None
     if create and (limiter.enabled or FAULT_HEADER in request.headers or _may_fault(request, engine)):
         body = await read_json(request)
