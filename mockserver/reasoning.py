@@ -211,6 +211,14 @@ class Ledger:
         found = self._produced.get(reasoning_id)
         return None if found is None else (found.state, found.stored)
 
+    def produced_with(self, reasoning_id: str, item: Mapping[str, Any]) -> bool:
+        """Whether ``item``, sent as plain content (no id), is one this reasoning item was followed by (same
+        ``call_id`` or assistant text)."""
+        found = self._produced.get(reasoning_id)
+        if found is None:
+            return False
+        return any(key in found.keys for key in _follower_keys(item) if key[0] != "id")
+
     def followed(self, item: Mapping[str, Any], *, by_id: bool) -> str | None:
         """Id of the reasoning item that ``item`` followed when it was produced, or ``None``.
 
@@ -350,7 +358,7 @@ def inspect(
                 continue
             carry.hidden[item_id] = int(state.get("tokens") or 0)
             if origin != "history":
-                _check_follower(item_id, state, window, index)
+                _check_follower(item_id, state, window, window_origins, index, ledger)
             reason = None
             if state.get("family") != model.family:
                 reason = "model_mismatch"
@@ -381,18 +389,36 @@ def inspect(
 
 
 def _check_follower(
-    item_id: str, state: Mapping[str, Any], window: Sequence[Mapping[str, Any]], index: int
+    item_id: str,
+    state: Mapping[str, Any],
+    window: Sequence[Mapping[str, Any]],
+    window_origins: Sequence[Origin],
+    index: int,
+    ledger: Ledger,
 ) -> None:
-    """SPEC §8, observed verbatim: a reasoning item must be followed by the item it produced."""
+    """SPEC §8, observed verbatim: a reasoning item must be followed by the item it produced.
+
+    Stateless exception: when the response that produced the reasoning item was not stored
+    (``store: false``), nothing can be referred to by id on the next turn, so clients resend the
+    following item as plain content without its id (langchain-openai drops ``msg_`` ids under
+    ``store=False``, langchain#38372; others strip every id) and the API accepts it. The follower is
+    then recognised by its text or ``call_id``. A stored reasoning item followed by an id-less item stays
+    the observed 400 (pydantic-ai's ``thinking_with_modified_history`` cassette).
+    """
     expected = state.get("next")
     if not expected:
         return
     following = window[index + 1] if index + 1 < len(window) else None
-    if following is None or following.get("id") != expected:
-        raise InvalidRequest(
-            f"Item '{item_id}' of type 'reasoning' was provided without its required following item.",
-            param="input",
-        )
+    if following is not None and following.get("id") == expected:
+        return
+    if following is not None and window_origins[index + 1] == "input":  # sent without an id
+        produced = ledger.produced(item_id)
+        if produced is not None and not produced[1] and ledger.produced_with(item_id, following):
+            return
+    raise InvalidRequest(
+        f"Item '{item_id}' of type 'reasoning' was provided without its required following item.",
+        param="input",
+    )
 
 
 # --- producing reasoning -----------------------------------------------------------------------------------

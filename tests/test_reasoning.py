@@ -443,3 +443,31 @@ def test_websocket_stateless_handoff_across_connections(client: openai.OpenAI) -
     assert error[-1]["type"] == "error" and error[-1]["status"] == 400
     assert error[-1]["error"]["code"] == "invalid_encrypted_content" and error[-1]["error"]["param"] is None
     assert again[-1]["type"] == "response.completed"
+
+
+@pytest.mark.parametrize("store", [False, True])
+def test_stateless_follower_resent_without_its_id(client: openai.OpenAI, store: bool) -> None:
+    # langchain-openai with store=False (langchain#38372) keeps the encrypted reasoning item but resends the
+    # assistant message that followed it without its msg_ id: the real API accepts that for unstored
+    # responses. A stored reasoning item followed by an id-less item stays the observed 400.
+    first = first_turn(client, store=store, include=["reasoning.encrypted_content"])
+    items = [
+        item if item.get("type") == "reasoning" else {k: v for k, v in item.items() if k != "id"}
+        for item in handoff(first)
+    ]
+    assert [i.get("type") for i in items[1:3]] == ["reasoning", "message"]
+    rs = reasoning_item(first).id
+    if store:
+        with pytest.raises(openai.BadRequestError) as info:
+            second_turn(client, items, store=True, include=["reasoning.encrypted_content"])
+        assert error_of(info.value)["message"] == (
+            f"Item '{rs}' of type 'reasoning' was provided without its required following item."
+        )
+        return
+    second = second_turn(client, items)
+    found = CONTINUED.search(second.output_text)
+    assert found is not None and found.group(1) == "1"
+    # Another reply's text in place of the one that followed it is still refused.
+    items[2]["content"] = [{"type": "output_text", "text": "Something else.", "annotations": []}]
+    with pytest.raises(openai.BadRequestError):
+        second_turn(client, items)
