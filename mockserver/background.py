@@ -182,6 +182,8 @@ class Job:
             policy), or ``None`` to keep it.
         pacing: Extra release time of each scripted event, in seconds (the latency profile's
             per-token time, :func:`mockserver.latency.offsets`), added to the phases (DECISIONS 11).
+        on_settle: Called once with the final response when the job reaches a terminal status
+            (completed, incomplete, failed or cancelled): the engine queues its webhook there.
     """
 
     def __init__(
@@ -197,8 +199,10 @@ class Job:
         obfuscation: bool,
         retention: float | None = None,
         pacing: Callable[[list[dict[str, Any]]], list[float]] | None = None,
+        on_settle: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.record = record
+        self._on_settle = on_settle
         self.id = record.id
         self._replayed = False
         self.obfuscation = obfuscation
@@ -241,6 +245,7 @@ class Job:
         job.record, job.id, job.obfuscation, job._replayed = record, record.id, False, True
         job.events = list(record.events or ())
         job._listeners, job._timer, job._next, job._script = [], None, 0, []
+        job._on_settle = None
         return job
 
     # --- state ---------------------------------------------------------------------------------
@@ -347,6 +352,8 @@ class Job:
         self.record.response = final
         self._persist()
         self._notify()
+        if self._on_settle is not None:
+            self._on_settle(final)
         if self._expire_when_done:
             self._forget()
 

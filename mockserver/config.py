@@ -6,7 +6,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .errors import APIError
 from .latency import LatencyProfile, profile
+from .webhooks import WebhookTarget
 
 __all__ = ["ServerConfig"]
 
@@ -17,8 +19,8 @@ ClockKind = Literal["real", "virtual"]
 class ServerConfig:
     """Everything ``resplay serve`` and ``MockServer(**kwargs)`` accept.
 
-    Environment variables fill the secrets when the fields are unset: ``RESPLAY_API_KEY`` and
-    ``RESPLAY_SECRET``.
+    Environment variables fill the secrets when the fields are unset: ``RESPLAY_API_KEY``,
+    ``RESPLAY_SECRET``, ``RESPLAY_ADMIN_KEY`` and ``RESPLAY_WEBHOOK_SECRET``.
     """
 
     host: str = "127.0.0.1"
@@ -72,6 +74,10 @@ class ServerConfig:
     """When set, ``/_resplay/*`` (but health) needs header ``x-resplay-admin-key`` with this value.
 
     Env ``RESPLAY_ADMIN_KEY`` fills it when unset."""
+    webhook_url: str | None = None
+    """Where background responses' ``response.*`` webhooks are POSTed (``mockserver.webhooks``)."""
+    webhook_secret: str | None = field(default=None, repr=False)  # a secret: never in reprs or logs
+    """Signing secret of those webhooks (``whsec_<base64>``). Env ``RESPLAY_WEBHOOK_SECRET`` fills it."""
     extra: dict[str, object] = field(default_factory=dict)
     """Options of later features, by name."""
 
@@ -82,12 +88,25 @@ class ServerConfig:
             self.secret = os.environ.get("RESPLAY_SECRET") or None
         if self.admin_key is None:
             self.admin_key = os.environ.get("RESPLAY_ADMIN_KEY") or None
+        if self.webhook_secret is None:
+            self.webhook_secret = os.environ.get("RESPLAY_WEBHOOK_SECRET") or None
+        if self.webhook_url is not None:
+            try:
+                WebhookTarget(self.webhook_url, self.webhook_secret or "")
+            except APIError as exc:
+                raise ValueError(f"webhook: {exc.message}") from None
         if self.max_stored_responses is not None and self.max_stored_responses < 1:
             raise ValueError("max_stored_responses must be >= 1")
         self.models = tuple(self.models)
         if not (self.background_queued >= 0 and self.background_in_progress >= 0):
             raise ValueError("background_queued and background_in_progress must be >= 0 seconds")
         self.chaos_faults = tuple(self.chaos_faults)
+
+    def webhook_target(self) -> WebhookTarget | None:
+        """The server-wide webhook endpoint (``--webhook-url``), or ``None``."""
+        if self.webhook_url is None:
+            return None
+        return WebhookTarget(self.webhook_url, self.webhook_secret or "")
 
     def latency_profile(self) -> LatencyProfile:
         """The :class:`~mockserver.latency.LatencyProfile` named by ``latency`` and ``latency_scale``."""

@@ -47,6 +47,7 @@ from .script import ErrorReply, FunctionCallsReply, OutputReply, Reply, TextRepl
 from .sealing import Sealer
 from .store import Store, StoredResponse, open_store
 from .vector_stores import VectorStoreBook
+from .webhooks import Delivery, WebhookBook
 
 __all__ = ["DEFAULT_SESSION", "Engine", "Run", "Session", "Turn", "is_warmup"]
 
@@ -92,6 +93,8 @@ class Session:
     """Uploaded files (``/v1/files``, :mod:`.files`)."""
     vector_stores: VectorStoreBook = field(default_factory=VectorStoreBook)
     """Vector stores and their attached files (:mod:`.vector_stores`)."""
+    webhooks: WebhookBook = field(default_factory=WebhookBook)
+    """The session's webhook endpoint override and its deliveries (:mod:`.webhooks`)."""
 
 
 @dataclass
@@ -227,6 +230,10 @@ class Engine:
         across threads: ``MockServer`` scripts it from the test thread while the loop thread serves)."""
         self.on_clock_schedule: Callable[[float], None] | None = None
         """Forwarded to every session clock: lets the real-clock ticker wake up for new deadlines."""
+        self.webhook_target = self.config.webhook_target()
+        """The server-wide webhook endpoint (``--webhook-url``); a session may override it."""
+        self.on_webhook: Callable[[Delivery], None] | None = None
+        """Called (engine lock held, any thread) with each new webhook delivery: the adapter POSTs it."""
         self.sealer = Sealer(self.config.secret)
         self.latency: LatencyProfile = self.config.latency_profile()
         """How foreground responses are paced (``--latency``, :mod:`.latency`)."""
@@ -504,6 +511,7 @@ class Engine:
                     rehydrate_tokens=None,
                     seed=turn.response_id,
                 ),
+                on_settle=functools.partial(self._settled, state),
             )
         if record.stored or started is not None:
             self.store.put(turn.state.name, record)
@@ -528,6 +536,14 @@ class Engine:
                 seed=turn.response_id,
             )
         return run
+
+    def _settled(self, state: Session, final: dict[str, Any]) -> None:
+        """A background job ended: queue its webhook when the session has an endpoint (:mod:`.webhooks`)."""
+        delivery = state.webhooks.settled(
+            final, default=self.webhook_target, ids=state.ids, now=state.clock.now(), session=state.name
+        )
+        if delivery is not None and self.on_webhook is not None:
+            self.on_webhook(delivery)
 
     def input_tokens(self, body: Any, *, session: str | None = None) -> dict[str, Any]:
         """``POST /v1/responses/input_tokens``: exactly the ``usage.input_tokens`` a create would report."""

@@ -24,6 +24,7 @@ from .rules import Matcher, ReplyLike, Rule, RuleBook
 from .scenario import load_scenario
 from .script import ErrorReply, FunctionCall, FunctionCallsReply, Reply, TextReply
 from .web import make_app
+from .webhooks import WebhookTarget
 
 __all__ = ["MockServer"]
 
@@ -254,6 +255,22 @@ class MockServer:
             book = self.engine.session(session).faults
             for fault in parsed:
                 book.push(fault)
+
+    def set_webhook(self, url: str | None, secret: str | None = None, *, session: str | None = None) -> None:
+        """Send the session's background-response webhooks to ``url`` signed with ``secret``
+        (``url=None``: none for this session), as ``POST /_resplay/webhook`` (:mod:`mockserver.webhooks`).
+
+        Example:
+            >>> server.set_webhook("http://127.0.0.1:9000/hook", "whsec_" + base64.b64encode(b"k").decode())
+        """
+        target = WebhookTarget.from_json({"url": url, "secret": secret})
+        with self.engine.lock:
+            self.engine.session(session).webhooks.configure(target)
+
+    def webhook_deliveries(self, *, session: str | None = None) -> list[dict[str, Any]]:
+        """The session's webhook deliveries and their attempts (as ``GET /_resplay/webhook`` lists them)."""
+        with self.engine.lock:
+            return [d.to_json() for d in self.engine.session(session).webhooks.deliveries]
 
     def advance(self, seconds: float, *, session: str | None = None) -> int:
         """Move the session clock forward and fire due timers."""

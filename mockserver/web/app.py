@@ -21,6 +21,7 @@ from . import (
     middleware,
     models,
     vector_stores,
+    webhooks,
     ws,
 )
 from .keys import ENGINE, REQUEST_IDS
@@ -51,6 +52,7 @@ def make_app(engine: Engine) -> web.Application:
     conversations.add_routes(app)  # /v1/conversations (SPEC §2.8)
     files.add_routes(app)  # /v1/files, per session (issue 14)
     vector_stores.add_routes(app)  # /v1/vector_stores[/{id}/files], per session
+    webhooks.add_routes(app)  # background responses' response.* webhooks, /_resplay/webhook
     if config.admin:
         admin.add_routes(app)
     azure.add_routes(app)  # the same API under /openai/v1, /openai and /openai/deployments/{d}
