@@ -17,6 +17,7 @@ from aiohttp import web
 from . import __version__, tokens
 from .config import ServerConfig
 from .engine import Engine
+from .generator import GENERATOR_VERSION
 from .scenario import ScenarioError, load_scenario_file
 from .web import make_app
 
@@ -26,7 +27,9 @@ __all__ = ["main"]
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (flags mirror ``ServerConfig`` fields, DECISIONS 4)."""
     parser = argparse.ArgumentParser(prog="resplay", description="Offline OpenAI Responses API emulator.")
-    parser.add_argument("--version", action="version", version=f"resplay {__version__}")
+    # The default model's output version too: it is what pins output across releases (docs/default-model.md).
+    shown = f"resplay {__version__} (default model generator {GENERATOR_VERSION})"
+    parser.add_argument("--version", action="version", version=shown)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="start the mock server")
     serve.add_argument("--host", default="127.0.0.1")
@@ -55,9 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--chaos-fault", dest="chaos_faults", action="append", default=[], help="chaos pool")
     serve.add_argument("--rate-limit-rpm", type=int, default=None, help="requests per minute per API key")
     serve.add_argument("--rate-limit-tpm", type=int, default=None, help="tokens per minute per API key")
-    # Webhooks of background responses (mockserver.webhooks).
-    serve.add_argument("--webhook-url", default=None, help="POST signed response.* webhooks here")
-    serve.add_argument("--webhook-secret", default=None, help="whsec_... (env RESPLAY_WEBHOOK_SECRET)")
     # Proxy mode (issue 7): record any client's HTTP, SSE and WebSocket traffic, or serve a cassette.
     serve.add_argument("--record", metavar="UPSTREAM_URL", default=None, help="proxy to it, recording")
     serve.add_argument("--cassette", metavar="FILE", default=None, help="cassette written by --record")
@@ -92,11 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve_cassette(**proxy, host=args["host"], port=args["port"])
     args["models"] = tuple(args["models"])
     args["chaos_faults"] = tuple(args["chaos_faults"])
-    try:
-        config = ServerConfig(**args)
-    except ValueError as exc:
-        print(f"resplay: {exc}", file=sys.stderr)
-        return 2
+    config = ServerConfig(**args)
     if not (config.store == "memory" or (config.store.startswith("sqlite:") and len(config.store) > 7)):
         print(f"resplay: bad --store {config.store!r}: use memory or sqlite:PATH", file=sys.stderr)
         return 2

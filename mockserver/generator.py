@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "GENERATOR_VERSION",
     "CallPlan",
     "MessagePlan",
     "Plan",
@@ -36,6 +37,16 @@ __all__ = [
     "last_user_text",
     "value_for_schema",
 ]
+
+GENERATOR_VERSION = 1
+"""Version of the default model's output (docs/default-model.md).
+
+Within one version, the same request, ``--seed``, ``--secret`` and clock readings give byte-identical
+response bodies and SSE streams in every resplay release. Any change to that output (wording, lengths,
+token counts, item or event shapes, id layout, obfuscation) bumps it by one and is listed in CHANGELOG.md;
+``tests/golden/`` holds the outputs of the current version and fails when they change without a bump.
+A plain integer: it is an identity compared for equality, never ordered against release numbers, and it
+names the goldens' folder (``tests/golden/v1/``)."""
 
 # Reasoning tokens per effort: disjoint ranges, so "more effort -> more reasoning tokens" always holds.
 REASONING_TOKENS: dict[str, tuple[int, int]] = {

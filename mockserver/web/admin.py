@@ -13,6 +13,7 @@ from aiohttp import web
 from .. import __version__
 from ..checklist import audit, report
 from ..errors import InvalidRequest
+from ..generator import GENERATOR_VERSION
 from ..scenario import load_scenario as parse_scenario
 from ..script import reply_from_json
 from .keys import ENGINE
@@ -39,8 +40,8 @@ def _json(body: Any) -> web.Response:
 
 
 async def health(request: web.Request) -> web.StreamResponse:
-    """``GET /_resplay/health``: liveness and version."""
-    return _json({"status": "ok", "version": __version__})
+    """``GET /_resplay/health``: liveness, resplay's version and the default model's generator version."""
+    return _json({"status": "ok", "version": __version__, "generator_version": GENERATOR_VERSION})
 
 
 async def reset(request: web.Request) -> web.StreamResponse:
