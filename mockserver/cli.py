@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--chaos-fault", dest="chaos_faults", action="append", default=[], help="chaos pool")
     serve.add_argument("--rate-limit-rpm", type=int, default=None, help="requests per minute per API key")
     serve.add_argument("--rate-limit-tpm", type=int, default=None, help="tokens per minute per API key")
+    # Webhooks of background responses (mockserver.webhooks).
+    serve.add_argument("--webhook-url", default=None, help="POST signed response.* webhooks here")
+    serve.add_argument("--webhook-secret", default=None, help="whsec_... (env RESPLAY_WEBHOOK_SECRET)")
     # Proxy mode (issue 7): record any client's HTTP, SSE and WebSocket traffic, or serve a cassette.
     serve.add_argument("--record", metavar="UPSTREAM_URL", default=None, help="proxy to it, recording")
     serve.add_argument("--cassette", metavar="FILE", default=None, help="cassette written by --record")
@@ -92,7 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve_cassette(**proxy, host=args["host"], port=args["port"])
     args["models"] = tuple(args["models"])
     args["chaos_faults"] = tuple(args["chaos_faults"])
-    config = ServerConfig(**args)
+    try:
+        config = ServerConfig(**args)
+    except ValueError as exc:
+        print(f"resplay: {exc}", file=sys.stderr)
+        return 2
     if not (config.store == "memory" or (config.store.startswith("sqlite:") and len(config.store) > 7)):
         print(f"resplay: bad --store {config.store!r}: use memory or sqlite:PATH", file=sys.stderr)
         return 2
