@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import errors
-from .errors import InvalidRequest, NotFound
+from .crud import page
+from .errors import NotFound
 from .ids import IdFactory
 
 __all__ = ["PURPOSES", "FileBook", "StoredFile", "new_file_id"]
@@ -99,21 +100,5 @@ class FileBook:
         self, *, purpose: str | None = None, after: str | None = None, limit: int = 10000, order: str = "desc"
     ) -> dict[str, Any]:
         """``GET /v1/files`` (``purpose``, ``after``, ``limit``, ``order``; newest first by default)."""
-        files = [f for f in self._files.values() if purpose is None or f.purpose == purpose]
-        if order == "desc":
-            files.reverse()
-        if after is not None:
-            ids = [f.id for f in files]
-            if after not in ids:
-                raise InvalidRequest(
-                    f"Invalid 'after': no item with id '{after}' in this list.", param="after"
-                )
-            files = files[ids.index(after) + 1 :]
-        page = [f.object() for f in files[:limit]]
-        return {
-            "object": "list",
-            "data": page,
-            "first_id": page[0]["id"] if page else None,
-            "last_id": page[-1]["id"] if page else None,
-            "has_more": len(files) > limit,
-        }
+        files = [f.object() for f in self._files.values() if purpose is None or f.purpose == purpose]
+        return page(files, limit=limit, order=order, after=after)

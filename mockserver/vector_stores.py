@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import errors
+from .crud import body_object, metadata, page
 from .errors import NotFound
 from .files import FileBook
 from .ids import IdFactory
@@ -71,12 +72,12 @@ class VectorStoreBook:
 
     def create(self, body: Any, *, ids: IdFactory, now: float, files: FileBook) -> dict[str, Any]:
         """``POST /v1/vector_stores`` (``name``, ``metadata``, ``file_ids``; other fields are ignored)."""
-        body = _object(body)
+        body = body_object(body)
         store = VectorStore(
             new_vector_store_id(ids, now),
             str(body.get("name") or ""),
             int(now),
-            _metadata(body.get("metadata")),
+            metadata(body.get("metadata")),
         )
         file_ids = body.get("file_ids") or []
         if not isinstance(file_ids, list):
@@ -96,11 +97,11 @@ class VectorStoreBook:
     def update(self, store_id: str, body: Any) -> dict[str, Any]:
         """``POST /v1/vector_stores/{id}`` (``name``, ``metadata``)."""
         store = self.get(store_id)
-        body = _object(body)
+        body = body_object(body)
         if body.get("name") is not None:
             store.name = str(body["name"])
         if "metadata" in body:
-            store.metadata = _metadata(body["metadata"])
+            store.metadata = metadata(body["metadata"])
         return store.object()
 
     def delete(self, store_id: str) -> dict[str, Any]:
@@ -111,15 +112,12 @@ class VectorStoreBook:
 
     def list(self, *, limit: int = 20, order: str = "desc") -> dict[str, Any]:
         """``GET /v1/vector_stores``."""
-        stores = list(self._stores.values())
-        if order == "desc":
-            stores.reverse()
-        return _page([s.object() for s in stores[:limit]], has_more=len(stores) > limit)
+        return page([s.object() for s in self._stores.values()], limit=limit, order=order)
 
     def attach(self, store_id: str, body: Any, *, files: FileBook, now: float) -> dict[str, Any]:
         """``POST /v1/vector_stores/{id}/files`` (``file_id``, optional ``attributes``)."""
         store = self.get(store_id)
-        body = _object(body)
+        body = body_object(body)
         if body.get("file_id") is None:
             raise errors.missing_required("file_id")
         attached = self._attach(store, body["file_id"], files, now)
@@ -136,10 +134,7 @@ class VectorStoreBook:
 
     def list_files(self, store_id: str, *, limit: int = 20, order: str = "desc") -> dict[str, Any]:
         """``GET /v1/vector_stores/{id}/files``."""
-        attached = list(self.get(store_id).files.values())
-        if order == "desc":
-            attached.reverse()
-        return _page(attached[:limit], has_more=len(attached) > limit)
+        return page(list(self.get(store_id).files.values()), limit=limit, order=order)
 
     def detach(self, store_id: str, file_id: str) -> dict[str, Any]:
         """``DELETE /v1/vector_stores/{id}/files/{file_id}`` (the file itself stays)."""
@@ -165,29 +160,3 @@ class VectorStoreBook:
         }
         store.files[file_id] = attached
         return attached
-
-
-def _page(data: list[dict[str, Any]], *, has_more: bool) -> dict[str, Any]:
-    return {
-        "object": "list",
-        "data": data,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-        "has_more": has_more,
-    }
-
-
-def _object(body: Any) -> Mapping[str, Any]:
-    if body is None:
-        return {}
-    if not isinstance(body, Mapping):
-        raise errors.invalid_body(body)
-    return body
-
-
-def _metadata(raw: Any) -> dict[str, str]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping) or not all(isinstance(v, str) for v in raw.values()):
-        raise errors.invalid_type("metadata", "an object of strings", raw)
-    return dict(raw)

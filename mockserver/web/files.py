@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 from aiohttp import web
 
 from ..errors import InvalidRequest
+from .crud import json_response, read_upload, session_state
 from .http import _int_param
 from .keys import ENGINE
-from .middleware import session_of
 
 __all__ = ["add_routes"]
 
@@ -25,30 +22,19 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/v1/files/{file_id}/content", content)
 
 
-def _json(body: Any) -> web.Response:
-    return web.Response(body=orjson.dumps(body), content_type="application/json")
-
-
 async def upload(request: web.Request) -> web.StreamResponse:
     """``POST /v1/files``: multipart ``file``, ``purpose`` and optional ``expires_after[seconds]``."""
     if not request.content_type.startswith("multipart/"):
         raise InvalidRequest(
             "Invalid request: expected a multipart/form-data body with 'file' and 'purpose'."
         )
-    form = await request.post()
-    upload = form.get("file")
-    filename: str | None = None
-    data: bytes | None = None
-    if isinstance(upload, web.FileField):
-        filename, data = upload.filename, upload.file.read()
-    elif isinstance(upload, str):
-        data = upload.encode()
+    filename, data, form = await read_upload(request)
     purpose = form.get("purpose")
     seconds = form.get("expires_after[seconds]")
     engine = request.app[ENGINE]
     with engine.lock:
-        state = engine.session(session_of(request))
-        return _json(
+        state = session_state(request)
+        return json_response(
             state.files.create(
                 filename=filename,
                 data=data,
@@ -69,8 +55,8 @@ async def list_files(request: web.Request) -> web.StreamResponse:
     order = query.get("order", "desc")
     engine = request.app[ENGINE]
     with engine.lock:
-        book = engine.session(session_of(request)).files
-        return _json(
+        book = session_state(request).files
+        return json_response(
             book.list(purpose=query.get("purpose"), after=query.get("after"), limit=limit, order=order)
         )
 
@@ -79,19 +65,19 @@ async def retrieve(request: web.Request) -> web.StreamResponse:
     """``GET /v1/files/{file_id}``."""
     engine = request.app[ENGINE]
     with engine.lock:
-        return _json(engine.session(session_of(request)).files.get(request.match_info["file_id"]).object())
+        return json_response(session_state(request).files.get(request.match_info["file_id"]).object())
 
 
 async def delete(request: web.Request) -> web.StreamResponse:
     """``DELETE /v1/files/{file_id}``."""
     engine = request.app[ENGINE]
     with engine.lock:
-        return _json(engine.session(session_of(request)).files.delete(request.match_info["file_id"]))
+        return json_response(session_state(request).files.delete(request.match_info["file_id"]))
 
 
 async def content(request: web.Request) -> web.StreamResponse:
     """``GET /v1/files/{file_id}/content``: the uploaded bytes."""
     engine = request.app[ENGINE]
     with engine.lock:
-        data = engine.session(session_of(request)).files.get(request.match_info["file_id"]).data
+        data = session_state(request).files.get(request.match_info["file_id"]).data
     return web.Response(body=data, content_type="application/octet-stream")

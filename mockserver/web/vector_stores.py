@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 from aiohttp import web
 
-from .http import _int_param
+from .crud import json_response, optional_json, paging, session_state
 from .keys import ENGINE
-from .middleware import read_json, session_of
 
 __all__ = ["add_routes"]
 
@@ -28,69 +24,54 @@ def add_routes(app: web.Application) -> None:
     r.add_delete("/v1/vector_stores/{vs}/files/{file_id}", detach)
 
 
-def _json(body: Any) -> web.Response:
-    return web.Response(body=orjson.dumps(body), content_type="application/json")
-
-
-async def _body(request: web.Request) -> Any:
-    return await read_json(request) if request.can_read_body else None
-
-
-def _paging(request: web.Request) -> tuple[int, str]:
-    order = request.query.get("order", "desc")
-    return _int_param(
-        request.query.get("limit"), "limit", 20, low=1, high=100
-    ), order if order == "asc" else "desc"
-
-
 async def create(request: web.Request) -> web.StreamResponse:
     """``POST /v1/vector_stores``."""
-    body = await _body(request)
+    body = await optional_json(request)
     engine = request.app[ENGINE]
     with engine.lock:
-        state = engine.session(session_of(request))
-        return _json(
+        state = session_state(request)
+        return json_response(
             state.vector_stores.create(body, ids=state.ids, now=state.clock.now(), files=state.files)
         )
 
 
 async def list_stores(request: web.Request) -> web.StreamResponse:
     """``GET /v1/vector_stores``."""
-    limit, order = _paging(request)
+    limit, order, _ = paging(request)
     engine = request.app[ENGINE]
     with engine.lock:
-        return _json(engine.session(session_of(request)).vector_stores.list(limit=limit, order=order))
+        return json_response(session_state(request).vector_stores.list(limit=limit, order=order))
 
 
 async def retrieve(request: web.Request) -> web.StreamResponse:
     """``GET /v1/vector_stores/{id}``."""
     engine = request.app[ENGINE]
     with engine.lock:
-        return _json(engine.session(session_of(request)).vector_stores.get(request.match_info["vs"]).object())
+        return json_response(session_state(request).vector_stores.get(request.match_info["vs"]).object())
 
 
 async def update(request: web.Request) -> web.StreamResponse:
     """``POST /v1/vector_stores/{id}``."""
-    body = await _body(request)
+    body = await optional_json(request)
     engine = request.app[ENGINE]
     with engine.lock:
-        return _json(engine.session(session_of(request)).vector_stores.update(request.match_info["vs"], body))
+        return json_response(session_state(request).vector_stores.update(request.match_info["vs"], body))
 
 
 async def delete(request: web.Request) -> web.StreamResponse:
     """``DELETE /v1/vector_stores/{id}``."""
     engine = request.app[ENGINE]
     with engine.lock:
-        return _json(engine.session(session_of(request)).vector_stores.delete(request.match_info["vs"]))
+        return json_response(session_state(request).vector_stores.delete(request.match_info["vs"]))
 
 
 async def attach(request: web.Request) -> web.StreamResponse:
     """``POST /v1/vector_stores/{id}/files``."""
-    body = await _body(request)
+    body = await optional_json(request)
     engine = request.app[ENGINE]
     with engine.lock:
-        state = engine.session(session_of(request))
-        return _json(
+        state = session_state(request)
+        return json_response(
             state.vector_stores.attach(
                 request.match_info["vs"], body, files=state.files, now=state.clock.now()
             )
@@ -99,24 +80,24 @@ async def attach(request: web.Request) -> web.StreamResponse:
 
 async def list_files(request: web.Request) -> web.StreamResponse:
     """``GET /v1/vector_stores/{id}/files``."""
-    limit, order = _paging(request)
+    limit, order, _ = paging(request)
     engine = request.app[ENGINE]
     with engine.lock:
-        book = engine.session(session_of(request)).vector_stores
-        return _json(book.list_files(request.match_info["vs"], limit=limit, order=order))
+        book = session_state(request).vector_stores
+        return json_response(book.list_files(request.match_info["vs"], limit=limit, order=order))
 
 
 async def retrieve_file(request: web.Request) -> web.StreamResponse:
     """``GET /v1/vector_stores/{id}/files/{file_id}``."""
     engine = request.app[ENGINE]
     with engine.lock:
-        book = engine.session(session_of(request)).vector_stores
-        return _json(book.file(request.match_info["vs"], request.match_info["file_id"]))
+        book = session_state(request).vector_stores
+        return json_response(book.file(request.match_info["vs"], request.match_info["file_id"]))
 
 
 async def detach(request: web.Request) -> web.StreamResponse:
     """``DELETE /v1/vector_stores/{id}/files/{file_id}``."""
     engine = request.app[ENGINE]
     with engine.lock:
-        book = engine.session(session_of(request)).vector_stores
-        return _json(book.detach(request.match_info["vs"], request.match_info["file_id"]))
+        book = session_state(request).vector_stores
+        return json_response(book.detach(request.match_info["vs"], request.match_info["file_id"]))
