@@ -31,7 +31,7 @@ from .clock import Clock, Timer
 from .errors import APIError, InvalidRequest
 from .events import response_snapshot, stream_events
 from .script import ErrorReply, Reply
-from .store import Store, StoredResponse
+from .store import Store, StoredResponse, StoreUnavailable
 
 __all__ = [
     "RESUME_WINDOW",
@@ -40,6 +40,7 @@ __all__ = [
     "Job",
     "JobSpec",
     "cancel",
+    "cancel_stored",
     "check_store",
     "obfuscate",
     "prepare",
@@ -54,6 +55,8 @@ RESUME_WINDOW = 300.0
 """A background stream can be resumed for 5 minutes after its creation (observed: openai-python#2828)."""
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "incomplete", "cancelled"})
+_TERMINAL_EVENTS = {"completed": "response.completed", "incomplete": "response.incomplete"}
+"""The terminal event of an early end by status; ``failed`` and ``cancelled`` end ``response.failed``."""
 
 # ``ResponseError.code`` is a closed Literal in SDK 3.51.0: codes outside it are reported as server_error.
 _RESPONSE_ERROR_CODES = frozenset(
@@ -297,25 +300,39 @@ class Job:
         """
         if self.done:
             return self.record.response
+        cancelled = _cancelled(self._final, self._output)
+        self._end(cancelled)
+        return cancelled
+
+    def sync(self, stored: StoredResponse | None) -> bool:
+        """Adopt an end that another process wrote to a shared store (a cancel sent there, issue 12).
+
+        ``stored`` is the store's current record. With an unshared store it is this job's own record and
+        nothing happens; a different record whose status is terminal ends this job with that response.
+        Returns whether the job ended here.
+        """
+        if stored is None or stored is self.record or self.done:
+            return False
+        final = stored.response
+        if final.get("status") not in TERMINAL_STATUSES:
+            return False
+        self._end(final)
+        return True
+
+    def _end(self, final: dict[str, Any]) -> None:
+        """Stop the timers and release the terminal event of an early end (cancel)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        cancelled = dict(self._final)
-        cancelled.update(
-            status="cancelled",
-            output=list(self._output),
-            usage=None,
-            completed_at=None,
-            error=None,
-            incomplete_details=None,
-        )
-        self._append({"type": "response.failed", "sequence_number": 0, "response": cancelled})
+        kind = _TERMINAL_EVENTS.get(str(final.get("status")), "response.failed")
+        self._append({"type": kind, "sequence_number": 0, "response": final})
         self._script, self._deadlines, self._next = [], [], 0
-        self._settle(cancelled)
-        return cancelled
+        self._settle(final)
 
     def _release_due(self) -> None:
         self._timer = None
+        if self.sync(self._read()):  # cancelled through another process (shared store): stop here
+            return
         now = self._clock.now()
         released = False
         while self._next < len(self._script) and self._deadlines[self._next] <= now:
@@ -357,10 +374,23 @@ class Job:
         if self._expire_when_done:
             self._forget()
 
+    def _read(self) -> StoredResponse | None:
+        """The store's current record (``None`` when gone or the store is unreachable)."""
+        try:
+            return self._store.get(self._session, self.id)
+        except StoreUnavailable:
+            return None
+
     def _persist(self) -> None:
-        # Put only while the record is still there: a DELETEd response must not come back.
-        if self._store.get(self._session, self.id) is not None:
-            self._store.put(self._session, self.record)
+        try:
+            # Put only while the record is still there: a DELETEd response must not come back.
+            if self._store.get(self._session, self.id) is not None:
+                self._store.put(self._session, self.record)
+        except StoreUnavailable:
+            # Redis down (issue 12): the job goes on in memory and the next step puts the whole record
+            # again; the terminal put is retried every second, so pollers elsewhere still see the end.
+            if self.done:
+                self._clock.call_later(1.0, self._persist)
 
     def _notify(self) -> None:
         for listener in list(self._listeners):
@@ -379,8 +409,11 @@ class Job:
             self._expire_when_done = True
 
     def _forget(self) -> None:
-        self._store.delete(self._session, self.id)
         self._jobs.pop(self.id, None)
+        try:
+            self._store.delete(self._session, self.id)
+        except StoreUnavailable:
+            self._clock.call_later(1.0, self._forget)
 
 
 # ------------------------------------------------------------------------------- cancel and resume
@@ -397,6 +430,30 @@ def cancel(record: StoredResponse, job: Job | None) -> dict[str, Any]:
     if job is None:
         return record.response
     return job.cancel()
+
+
+def cancel_stored(record: StoredResponse, store: Store, session: str) -> dict[str, Any]:
+    """``POST .../cancel`` of a background job that runs in another process sharing the store (issue 12).
+
+    Writes the ``cancelled`` response (and, for a stream log, its ``response.failed``) to the store; the
+    owning process adopts it on its next step (:meth:`Job.sync`). When the store refuses because the job
+    ended first (:mod:`.redis_store`'s status rules), the cancel answers that end, as a cancel of a
+    finished job does.
+
+    Raises:
+        InvalidRequest: the response was not created with ``background=true``.
+    """
+    if not record.response.get("background"):
+        raise InvalidRequest("Cannot cancel a synchronous response.")
+    cancelled = _cancelled(_final_of(record.response), record.response.get("output") or [])
+    record.response = cancelled
+    if record.events is not None:
+        record.events.append(
+            {"type": "response.failed", "sequence_number": len(record.events), "response": cancelled}
+        )
+    store.put(session, record)
+    current = store.get(session, record.id)
+    return current.response if current is not None else cancelled
 
 
 def resume(record: StoredResponse, job: Job | None, *, now: float) -> Job:
@@ -443,6 +500,33 @@ def _early(final: Mapping[str, Any], status: str) -> dict[str, Any]:
     if snapshot.get("service_tier") == "default":
         snapshot["service_tier"] = "auto"
     return snapshot
+
+
+def _final_of(visible: Mapping[str, Any]) -> dict[str, Any]:
+    """The final object's fields back from a visible queued / in-progress one (inverse of :func:`_early`):
+    ``billing`` after ``background`` again, and the tier that serves it (``auto`` runs as ``default``)."""
+    final: dict[str, Any] = {}
+    for key, value in visible.items():
+        final[key] = value
+        if key == "background":
+            final["billing"] = {"payer": "developer"}
+    if final.get("service_tier") == "auto":
+        final["service_tier"] = "default"
+    return final
+
+
+def _cancelled(final: Mapping[str, Any], output: list[dict[str, Any]]) -> dict[str, Any]:
+    """The response of a job cancelled with ``output`` finished so far (SPEC §2.4)."""
+    cancelled = dict(final)
+    cancelled.update(
+        status="cancelled",
+        output=list(output),
+        usage=None,
+        completed_at=None,
+        error=None,
+        incomplete_details=None,
+    )
+    return cancelled
 
 
 def _failed(final: Mapping[str, Any], error: APIError) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from .config import ServerConfig
 from .engine import Engine
 from .generator import GENERATOR_VERSION
 from .scenario import ScenarioError, load_scenario_file
+from .store import Store, StoreUnavailable, open_store
 from .web import make_app
 
 __all__ = ["main"]
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, default=None, help="seed for reproducible ids")
     serve.add_argument("--api-key", default=None, help="accept only this bearer key (env RESPLAY_API_KEY)")
     serve.add_argument("--clock", choices=("real", "virtual"), default="real")
+    serve.add_argument("--clock-start", type=_seconds, default=None, help="virtual clock start (epoch s)")
     serve.add_argument("--no-admin", dest="admin", action="store_false", help="turn off /_resplay/*")
     serve.add_argument("--model", dest="models", action="append", default=[], help="extra model name")
     serve.add_argument("--secret", default=None, help="blob encryption secret (env RESPLAY_SECRET)")
@@ -100,8 +102,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"resplay: {exc}", file=sys.stderr)
         return 2
-    if not (config.store == "memory" or (config.store.startswith("sqlite:") and len(config.store) > 7)):
-        print(f"resplay: bad --store {config.store!r}: use memory or sqlite:PATH", file=sys.stderr)
+    if not (
+        config.store == "memory"
+        or (config.store.startswith("sqlite:") and len(config.store) > 7)
+        or config.store.startswith(("redis://", "rediss://"))
+    ):
+        print(
+            f"resplay: bad --store {config.store!r}: use memory, sqlite:PATH or redis://HOST:PORT/DB",
+            file=sys.stderr,
+        )
         return 2
     if config.scenario is not None:
         try:  # fail fast, before binding, with the file's line in the message
@@ -109,15 +118,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ScenarioError) as exc:
             print(f"resplay: bad --scenario: {getattr(exc, 'message', exc)}", file=sys.stderr)
             return 2
+    try:  # before binding: an unreachable Redis is one line and exit 1, not a traceback (issue 12)
+        store = open_store(config.store, max_per_session=config.max_stored_responses)
+    except ValueError as exc:
+        print(f"resplay: bad --store: {exc}", file=sys.stderr)
+        return 2
+    except StoreUnavailable as exc:
+        print(f"resplay: cannot reach the store at {exc.where}: {exc.reason}", file=sys.stderr)
+        return 1
     try:
-        _run(_serve(config))
+        _run(_serve(config, store))
     except OSError as exc:
         print(f"resplay: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
         return 1
     return 0
 
 
-async def _serve(config: ServerConfig) -> None:
+async def _serve(config: ServerConfig, store: Store | None = None) -> None:
     if not _is_loopback(config.host):
         print(
             f"resplay: warning: listening on {config.host}, reachable from other hosts; "
@@ -125,7 +142,7 @@ async def _serve(config: ServerConfig) -> None:
             file=sys.stderr,
         )
     tokens.preload_in_background()
-    runner = web.AppRunner(make_app(Engine(config)), access_log=None, handle_signals=False)
+    runner = web.AppRunner(make_app(Engine(config, store=store)), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
     await site.start()

@@ -45,7 +45,7 @@ from .ids import IdFactory
 from .latency import LatencyProfile, Pacer, offsets, pace
 from .script import ErrorReply, FunctionCallsReply, OutputReply, Reply, TextReply
 from .sealing import Sealer
-from .store import Store, StoredResponse, open_store
+from .store import RUNNING_STATUSES, Store, StoredResponse, open_store
 from .vector_stores import VectorStoreBook
 from .webhooks import Delivery, WebhookBook
 
@@ -223,7 +223,10 @@ class Engine:
             else open_store(self.config.store, max_per_session=self.config.max_stored_responses)
         )
         self.catalog = catalog or Catalog(self.config.models)
-        self._clock_factory = clock_factory or (VirtualClock if self.config.clock == "virtual" else RealClock)
+        if clock_factory is None:
+            start = self.config.clock_start  # None: each virtual clock starts at the wall time
+            clock_factory = (lambda: VirtualClock(start)) if self.config.clock == "virtual" else RealClock
+        self._clock_factory = clock_factory
         self._sessions: dict[str, Session] = {}
         self.lock = threading.RLock()
         """Held by adapters and in-process callers around every engine call (the engine is not re-entrant
@@ -234,7 +237,8 @@ class Engine:
         """The server-wide webhook endpoint (``--webhook-url``); a session may override it."""
         self.on_webhook: Callable[[Delivery], None] | None = None
         """Called (engine lock held, any thread) with each new webhook delivery: the adapter POSTs it."""
-        self.sealer = Sealer(self.config.secret)
+        # A shared store (Redis) hands out one secret, so processes open each other's blobs (issue 12).
+        self.sealer = Sealer(self.config.secret or getattr(self.store, "shared_secret", None))
         self.latency: LatencyProfile = self.config.latency_profile()
         """How foreground responses are paced (``--latency``, :mod:`.latency`)."""
         self.scenario: rules.RuleBook | None = (
@@ -612,7 +616,14 @@ class Engine:
             InvalidRequest: not a background response.
         """
         record = self._stored(response_id, session)
-        return background.cancel(record, self.session(session).jobs.get(record.id))
+        state = self.session(session)
+        job = state.jobs.get(record.id)
+        if job is None and record.response.get("status") in RUNNING_STATUSES:
+            # A job another process runs (a shared store, issue 12): end it through the store.
+            return background.cancel_stored(record, self.store, state.name)
+        if job is not None:
+            job.sync(record)  # ended through another process already?
+        return background.cancel(record, job)
 
     def follow(self, response_id: str, *, session: str | None = None) -> background.Job:
         """The job a ``GET /v1/responses/{id}?stream=true`` replays and follows (DECISIONS 6).
@@ -623,7 +634,10 @@ class Engine:
         """
         record = self._stored(response_id, session)
         state = self.session(session)
-        return background.resume(record, state.jobs.get(record.id), now=state.clock.now())
+        job = state.jobs.get(record.id)
+        if job is not None:
+            job.sync(record)  # ended through another process (shared store)?
+        return background.resume(record, job, now=state.clock.now())
 
     def input_items(
         self,

@@ -3,9 +3,10 @@
 A :class:`StoredResponse` keeps what the API can later serve: the ``Response`` object, this request's
 input items (for ``GET /input_items``), the parent id (so a ``previous_response_id`` chain is rebuilt
 by walking parents instead of copying history into every record) and, for background streams, the
-event log. Backends (memory, :mod:`.sqlite_store`) implement :class:`Store`; :func:`open_store` picks one
-from ``--store``. ``--max-stored-responses`` bounds each session: the oldest finished response goes first
-(running background jobs are never evicted, so they end instead of vanishing).
+event log. Backends (memory, :mod:`.sqlite_store`, :mod:`.redis_store`) implement :class:`Store`;
+:func:`open_store` picks one from ``--store``. ``--max-stored-responses`` bounds each session: the
+oldest finished response goes first (running background jobs are never evicted, so they end instead of
+vanishing).
 """
 
 from __future__ import annotations
@@ -14,10 +15,36 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["RUNNING_STATUSES", "MemoryStore", "Store", "StoredResponse", "open_store"]
+from .errors import ServerFault
+
+__all__ = ["RUNNING_STATUSES", "MemoryStore", "Store", "StoreUnavailable", "StoredResponse", "open_store"]
 
 RUNNING_STATUSES = ("queued", "in_progress")
 """Statuses of a background job still running: such records are never evicted."""
+
+
+class StoreUnavailable(ServerFault):
+    """503 ``server_error``: the store's backend (Redis) cannot be reached; the request may be retried.
+
+    A backend outage is a server error, not a bug of ours (500) nor the client's (4xx); the wording and
+    the code ``store_unavailable`` are chosen (docs/errors.md).
+
+    Args:
+        where: The backend without credentials (``redis://127.0.0.1:6379/0``).
+        cause: What the client library reported.
+    """
+
+    status = 503
+
+    def __init__(self, where: str, cause: BaseException) -> None:
+        super().__init__(
+            f"The response store is unavailable ({where}: {cause}). Please retry your request.",
+            code="store_unavailable",
+            headers={"retry-after": "1"},
+        )
+        self.where = where
+        self.reason = " ".join(str(cause).split())
+        """The client library's message on one line."""
 
 
 @dataclass(slots=True)
@@ -107,10 +134,11 @@ class MemoryStore:
 
 
 def open_store(spec: str = "memory", *, max_per_session: int | None = None) -> Store:
-    """The backend ``--store`` names: ``memory`` or ``sqlite:PATH``.
+    """The backend ``--store`` names: ``memory``, ``sqlite:PATH`` or ``redis://HOST:PORT/DB``.
 
     Raises:
         ValueError: an unknown scheme or an empty path.
+        StoreUnavailable: Redis cannot be reached.
     """
     if spec == "memory":
         return MemoryStore(max_per_session=max_per_session)
@@ -118,4 +146,13 @@ def open_store(spec: str = "memory", *, max_per_session: int | None = None) -> S
         from .sqlite_store import SqliteStore  # imported only when asked for
 
         return SqliteStore(spec[len("sqlite:") :], max_per_session=max_per_session)
-    raise ValueError(f"unknown store {spec!r}: use 'memory' or 'sqlite:PATH'")
+    if spec.startswith(("redis://", "rediss://")):
+        try:
+            from .redis_store import RedisStore  # needs the optional ``redis`` extra
+        except ModuleNotFoundError as exc:
+            if exc.name != "redis":
+                raise
+            message = "--store redis://... needs the redis client: pip install 'resplay[redis]'"
+            raise ValueError(message) from exc
+        return RedisStore(spec, max_per_session=max_per_session)
+    raise ValueError(f"unknown store {spec!r}: use 'memory', 'sqlite:PATH' or 'redis://HOST:PORT/DB'")

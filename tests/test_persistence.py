@@ -191,7 +191,7 @@ def test_record_round_trips_through_orjson() -> None:
 def test_open_store_names_its_backends(tmp_path: Path) -> None:
     assert isinstance(open_store("memory"), MemoryStore)
     assert isinstance(open_store(f"sqlite:{tmp_path / 'x.db'}"), SqliteStore)
-    for bad in ("sqlite:", "redis://localhost", "mem"):
+    for bad in ("sqlite:", "redis:localhost", "mem"):
         with pytest.raises(ValueError, match="unknown store"):
             open_store(bad)
 

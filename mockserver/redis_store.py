@@ -1,0 +1,275 @@
+"""The Redis store backend (``--store redis://HOST:PORT/DB``): one API state shared by several processes.
+
+Workers sharing a port, hosts behind a load balancer or a CI fleet point every ``resplay serve`` at one
+Redis and see the same responses, ``previous_response_id`` chains, ``input_items``, deletes and
+background jobs (issue 12). Each process still runs its own engine; only the store is shared, and every
+read goes to Redis, so a record written by one process is what the next request to another one sees.
+
+Keys live under a namespace (``?prefix=NAME``, default ``resplay``), one group per ``x-resplay-session``
+(DECISIONS 2)::
+
+    {prefix}:s:{session}:responses   hash  id -> record (orjson, as the SQLite store writes it)
+    {prefix}:s:{session}:status      hash  id -> response status (eviction and the cancel rules, below)
+    {prefix}:s:{session}:order       zset  id -> insertion number (oldest first for --max-stored-responses)
+    {prefix}:sessions                set   sessions that hold responses (``count()`` over all)
+    {prefix}:seq                     insertion counter
+    {prefix}:boots                   processes that opened the namespace (the id component, below)
+    {prefix}:secret                  the blob secret the processes share unless ``--secret`` is given
+
+``POST /_resplay/reset`` deletes one session's three keys (``?all=true``: every ``{prefix}:s:*`` key);
+nothing outside the namespace is touched, and ``boots`` survives so a running process keeps unique ids.
+
+**Ids.** Seeded id sequences (``--seed``) repeat per session, so two processes with the same seed would
+mint the same ids into one store. Each process takes a number from ``{prefix}:boots`` at open
+(:attr:`RedisStore.generation`) and the engine mixes it into every session's id seed, as it does for a
+reopened SQLite file: the first process on a fresh namespace keeps the ids of a memory-store run, later
+ones get their own reproducible sequences.
+
+**Background jobs** run in the process that created them; it puts the record at every visible change,
+so pollers on any process see ``queued`` → ``in_progress`` → terminal. A cancel sent to another process
+writes the ``cancelled`` response itself; the owner sees it on its next step and stops. One Lua script
+does every put and keeps the order of events safe across processes: a finished record never runs again,
+only a running record can become ``cancelled``, and ``cancelled`` is final (so a cancel racing the job's
+completion has exactly one winner, and both processes then serve it).
+
+**Outages.** Start-up fails with one line when Redis cannot be reached (``resplay serve`` exits 1). At
+request time a Redis error answers 503 ``server_error`` (``code: "store_unavailable"``, chosen,
+docs/errors.md): a backend outage is a server error, never a 500 from client input.
+
+Only records are shared: each process keeps its own clocks, queued replies, rules, journal, prompt cache,
+reasoning ledger, conversations, files and vector stores (README, "Storage backends").
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .sqlite_store import record_from_json, record_to_json
+from .store import StoredResponse, StoreUnavailable
+
+__all__ = ["DEFAULT_PREFIX", "RedisStore", "describe_url"]
+
+DEFAULT_PREFIX = "resplay"
+"""Namespace of the keys when the URL has no ``?prefix=``."""
+
+_PREFIX = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_RECENT = 512
+"""Records kept with their bytes so an unchanged record is the same object on the next read."""
+
+_T = TypeVar("_T")
+
+# KEYS: responses, status, order, seq, sessions. ARGV: id, status, record, limit (-1: none), session.
+# The status rules make cross-process cancels race-free (module docstring).
+_PUT = """
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+local new = ARGV[2]
+if old then
+  local running = function(s) return s == 'queued' or s == 'in_progress' end
+  local finished = old ~= '' and not running(old)
+  if (finished and running(new)) or (old == 'cancelled' and new ~= 'cancelled')
+     or (new == 'cancelled' and finished and old ~= 'cancelled') then
+    return 0
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], new)
+if not old then
+  redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[4]), ARGV[1])
+  redis.call('SADD', KEYS[5], ARGV[5])
+end
+local limit = tonumber(ARGV[4])
+if limit >= 0 then
+  local excess = redis.call('HLEN', KEYS[1]) - limit
+  if excess > 0 then
+    for _, rid in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+      local status = redis.call('HGET', KEYS[2], rid)
+      if status ~= 'queued' and status ~= 'in_progress' then
+        redis.call('HDEL', KEYS[1], rid)
+        redis.call('HDEL', KEYS[2], rid)
+        redis.call('ZREM', KEYS[3], rid)
+        excess = excess - 1
+        if excess <= 0 then break end
+      end
+    end
+  end
+end
+return 1
+"""
+
+# KEYS: responses, status, order. ARGV: id.
+_DELETE = """
+local gone = redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return gone
+"""
+
+
+def describe_url(url: str) -> str:
+    """``redis://host:port/db`` without credentials or query, for messages and logs."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = parts.port or 6379
+    return f"{parts.scheme}://{host}:{port}{parts.path or '/0'}"
+
+
+class RedisStore:
+    """Responses in Redis, partitioned by session like every :class:`~mockserver.store.Store`.
+
+    Args:
+        url: ``redis://[[user]:password@]host[:port][/db][?prefix=NAME&socket_timeout=S...]``
+            (``rediss://`` for TLS); query options other than ``prefix`` go to redis-py.
+        max_per_session: Keep at most this many responses per session, evicting the oldest finished one
+            first (see :class:`~mockserver.store.MemoryStore`); ``None``: unbounded.
+
+    Raises:
+        StoreUnavailable: Redis cannot be reached (the CLI turns it into a one-line start-up error).
+        ValueError: a bad URL or prefix.
+    """
+
+    shared = True
+    """Several processes may use the same namespace at once."""
+
+    def __init__(self, url: str, *, max_per_session: int | None = None) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+            raise ValueError(f"unknown store {url!r}: use redis://HOST:PORT/DB")
+        query = parse_qsl(parts.query)
+        prefix = next((v for k, v in query if k == "prefix"), DEFAULT_PREFIX)
+        if not _PREFIX.fullmatch(prefix):
+            raise ValueError(f"bad Redis key prefix {prefix!r}: 1-64 of A-Z a-z 0-9 _ . -")
+        self.prefix = prefix
+        self.where = describe_url(url)
+        self.max_per_session = max_per_session
+        rest = urlencode([(k, v) for k, v in query if k != "prefix"])
+        # Short timeouts and one immediate retry: the store is local infrastructure, and a request must
+        # not hang the event loop (the engine is synchronous) for long when Redis is gone.
+        self._redis: redis.Redis = redis.Redis.from_url(
+            urlunsplit(parts._replace(query=rest)),
+            socket_timeout=2.0,
+            socket_connect_timeout=2.0,
+            retry=Retry(NoBackoff(), 1),
+        )
+        self._put_script = self._redis.register_script(_PUT)
+        self._delete_script = self._redis.register_script(_DELETE)
+        self._lock = threading.Lock()
+        self._recent: OrderedDict[tuple[str, str], tuple[bytes, StoredResponse]] = OrderedDict()
+        with self._guard():
+            boots = int(self._redis.incr(f"{prefix}:boots"))
+            self._redis.set(f"{prefix}:secret", secrets.token_hex(32), nx=True)
+            secret = self._redis.get(f"{prefix}:secret")
+        self.generation: int = boots - 1
+        """How many processes opened this namespace before: mixed into seeded ids (no collisions)."""
+        self.shared_secret: str | None = secret.decode() if isinstance(secret, bytes) else None
+        """Blob secret for processes started without ``--secret``, so each opens the others' blobs."""
+
+    # --- Store protocol ------------------------------------------------------------------------------
+
+    def put(self, session: str, record: StoredResponse) -> None:
+        raw = record_to_json(record)
+        status = record.response.get("status")
+        keys = [*self._keys(session), f"{self.prefix}:seq", f"{self.prefix}:sessions"]
+        limit = -1 if self.max_per_session is None else self.max_per_session
+        accepted = self._call(lambda: self._put_script(keys, [record.id, status or "", raw, limit, session]))
+        with self._lock:
+            if accepted:
+                self._remember((session, record.id), raw, record)
+            else:  # the record ended elsewhere (module docstring): the next read fetches that version
+                self._recent.pop((session, record.id), None)
+
+    def get(self, session: str, response_id: str) -> StoredResponse | None:
+        key = (session, response_id)
+        raw = self._call(lambda: self._redis.hget(self._keys(session)[0], response_id))
+        if not isinstance(raw, bytes):
+            with self._lock:
+                self._recent.pop(key, None)
+            return None
+        with self._lock:
+            known = self._recent.get(key)
+            if known is not None and known[0] == raw:
+                self._recent.move_to_end(key)
+                return known[1]  # unchanged since this process last saw it: the same object
+        record = record_from_json(raw)
+        with self._lock:
+            self._remember(key, raw, record)
+        return record
+
+    def delete(self, session: str, response_id: str) -> bool:
+        with self._lock:
+            self._recent.pop((session, response_id), None)
+        return bool(self._call(lambda: self._delete_script(self._keys(session), [response_id])))
+
+    def clear(self, session: str | None = None) -> None:
+        with self._lock:
+            self._recent.clear()
+        if session is not None:
+            keys, sessions = self._keys(session), f"{self.prefix}:sessions"
+
+            def forget() -> None:
+                pipe = self._redis.pipeline()
+                pipe.delete(*keys)
+                pipe.srem(sessions, session)
+                pipe.execute()
+
+            self._call(forget)
+            return
+
+        def everything() -> None:
+            doomed = list(self._redis.scan_iter(match=f"{self.prefix}:s:*", count=500))
+            doomed.append(f"{self.prefix}:sessions")
+            for start in range(0, len(doomed), 500):
+                self._redis.unlink(*doomed[start : start + 500])
+
+        self._call(everything)
+
+    def count(self, session: str | None = None) -> int:
+        if session is not None:
+            return int(self._call(lambda: self._redis.hlen(self._keys(session)[0])))
+
+        def total() -> int:
+            names = self._redis.smembers(f"{self.prefix}:sessions")
+            pipe = self._redis.pipeline(transaction=False)
+            for name in names:
+                pipe.hlen(self._keys(name.decode() if isinstance(name, bytes) else str(name))[0])
+            return sum(int(n) for n in pipe.execute())
+
+        return self._call(total)
+
+    def close(self) -> None:
+        """Close the connection pool (records stay in Redis)."""
+        self._redis.close()
+
+    # --- internals -----------------------------------------------------------------------------------
+
+    def _keys(self, session: str) -> list[str]:
+        # The suffixes have no ':', so the last one separates any session name unambiguously.
+        base = f"{self.prefix}:s:{session}"
+        return [f"{base}:responses", f"{base}:status", f"{base}:order"]
+
+    def _remember(self, key: tuple[str, str], raw: bytes, record: StoredResponse) -> None:
+        self._recent[key] = (raw, record)
+        self._recent.move_to_end(key)
+        while len(self._recent) > _RECENT:
+            self._recent.popitem(last=False)
+
+    def _call(self, action: Callable[[], _T]) -> _T:
+        with self._guard():
+            return action()
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except redis.RedisError as exc:
+            raise StoreUnavailable(self.where, exc) from exc

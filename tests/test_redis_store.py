@@ -1,0 +1,443 @@
+"""Issue 12, shared state: the Redis store (``--store redis://HOST:PORT/DB``).
+
+A real ``redis-server`` (Debian's package; ``.ci/run`` installs it) runs on a free loopback port for the
+test session; without the binary these tests skip with the reason. The headline test starts two real
+``resplay serve`` processes on one Redis and drives them alternately with the openai client; the rest
+check the store contract against the memory and SQLite stores, the cross-process rules, the key
+namespace and the outage answers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+
+pytest.importorskip("redis", reason="the redis client is not installed (pip install 'resplay[redis]')")
+
+import redis
+
+from mockserver import MockServer
+from mockserver.clock import VirtualClock
+from mockserver.config import ServerConfig
+from mockserver.engine import Engine
+from mockserver.errors import InvalidRequest
+from mockserver.redis_store import RedisStore
+from mockserver.store import Store, StoredResponse, open_store
+
+from fidelity import assert_faithful
+
+READY = re.compile(r"^resplay listening on http://127\.0\.0\.1:(\d+)/v1$")
+MODEL = "gpt-5.5"
+
+
+# ------------------------------------------------------------------------------------ redis-server
+
+
+@dataclass
+class RedisServer:
+    """One ``redis-server`` child on loopback, without persistence."""
+
+    proc: subprocess.Popen[str]
+    port: int
+
+    def url(self, prefix: str | None = None, db: int = 0) -> str:
+        query = f"?prefix={prefix}" if prefix else ""
+        return f"redis://127.0.0.1:{self.port}/{db}{query}"
+
+    def client(self, db: int = 0) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, db=db)
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.communicate(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_redis(port: int | None = None) -> RedisServer:
+    """Start ``redis-server`` and return once it accepts connections (its own log line says so)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not on PATH (Debian: apt-get install redis-server; .ci/run installs it)")
+    port = port or _free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    seen: list[str] = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "Ready to accept connections" in line:
+            return RedisServer(proc, port)
+    proc.wait(timeout=10)
+    raise AssertionError("redis-server did not start:\n" + "".join(seen[-20:]))
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One redis-server for the whole test session (per xdist worker); killed at the end."""
+    server = start_redis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def url(redis_server: RedisServer) -> str:
+    """A fresh key namespace per test, so tests never see each other's keys."""
+    return redis_server.url(prefix=f"t{uuid.uuid4().hex[:12]}")
+
+
+# --------------------------------------------------------------------------- two resplay processes
+
+
+def _serve(store: str, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--store", store, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _ready(proc: subprocess.Popen[str]) -> int:
+    assert proc.stdout is not None
+    line = proc.stdout.readline().rstrip("\n")
+    match = READY.match(line)
+    if not match:
+        proc.kill()
+        raise AssertionError(f"{line!r} {proc.communicate()[1]}")
+    return int(match.group(1))
+
+
+def _admin(port: int, path: str, body: dict[str, Any] | None = None) -> Any:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/_resplay/{path}",
+        data=json.dumps(body or {}).encode(),
+        headers={"content-type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
+        return json.loads(answer.read())
+
+
+def _client(port: int) -> openai.OpenAI:
+    return openai.OpenAI(
+        base_url=f"http://127.0.0.1:{port}/v1",
+        api_key="sk-test",
+        max_retries=0,
+        _strict_response_validation=True,
+    )
+
+
+def test_two_processes_on_one_redis_serve_one_client_alternately(url: str) -> None:
+    # The same --seed on purpose: each process mixes its own number into the seeded ids (no collisions).
+    options = ("--clock", "virtual", "--seed", "7")
+    procs = [_serve(url, *options) for _ in range(2)]  # both boot at once (about 1 s)
+    try:
+        port_a, port_b = (_ready(p) for p in procs)
+        with _client(port_a) as a, _client(port_b) as b:
+            first = a.responses.create(model=MODEL, input="Remember the number 42.")
+            second = b.responses.create(
+                model=MODEL,
+                previous_response_id=first.id,
+                input=[{"role": "user", "content": "And 43."}, {"role": "user", "content": "And 44."}],
+            )
+            assert second.previous_response_id == first.id
+            # B walked A's record: the chain's tokens are counted (more than the new input alone).
+            alone = b.responses.input_tokens.count(
+                model=MODEL,
+                input=[{"role": "user", "content": "And 43."}, {"role": "user", "content": "And 44."}],
+            ).input_tokens
+            assert second.usage is not None and second.usage.input_tokens > alone
+            assert a.responses.retrieve(second.id).model_dump(mode="json") == second.model_dump(mode="json")
+            items = b.responses.input_items.list(second.id, order="asc")
+            assert [i.content[0].text for i in items.data] == ["And 43.", "And 44."]  # type: ignore[union-attr]
+            assert (
+                a.responses.input_items.list(first.id).data[0].id
+                == b.responses.input_items.list(first.id).data[0].id
+            )
+
+            a.responses.delete(first.id)
+            with pytest.raises(openai.NotFoundError):
+                b.responses.retrieve(first.id)
+            with pytest.raises(openai.BadRequestError) as unchained:
+                b.responses.create(model=MODEL, input="x", previous_response_id=first.id)
+            assert unchained.value.code == "previous_response_not_found"
+
+            # A background job runs in A; B polls it through the store as A's clock moves it.
+            job = a.responses.create(model=MODEL, input="Write a haiku.", background=True)
+            assert b.responses.retrieve(job.id).status == "queued"
+            _admin(port_a, "clock/advance", {"seconds": 1.5})
+            assert b.responses.retrieve(job.id).status == "in_progress"
+            _admin(port_a, "clock/advance", {"seconds": 5})
+            done = b.responses.retrieve(job.id)
+            assert done.status == "completed" and done.output_text
+            assert a.responses.retrieve(job.id).model_dump(mode="json") == done.model_dump(mode="json")
+
+            # A cancel sent to B ends the job running in A; A stops it and a resumed stream on A ends.
+            doomed = a.responses.create(model=MODEL, input="Write a long poem.", background=True, stream=True)
+            doomed_id = next(iter(doomed)).response.id  # type: ignore[union-attr]
+            doomed.close()
+            _admin(port_a, "clock/advance", {"seconds": 1.5})
+            cancelled = b.responses.cancel(doomed_id)
+            assert cancelled.status == "cancelled"
+            assert a.responses.retrieve(doomed_id).status == "cancelled"
+            events = list(a.responses.retrieve(doomed_id, stream=True))
+            assert events[-1].type == "response.failed"
+            assert events[-1].response.status == "cancelled"  # type: ignore[union-attr]
+            assert [e.sequence_number for e in events] == list(range(len(events)))
+            _admin(port_a, "clock/advance", {"seconds": 10})  # A's timers must not revive it
+            raw = b.responses.with_raw_response.retrieve(doomed_id).http_response.json()
+            assert raw["status"] == "cancelled"
+            assert_faithful(raw)
+
+            ids = [first.id, second.id, job.id, doomed_id]
+            assert len(set(ids)) == len(ids)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.communicate(timeout=10)
+    assert [p.returncode for p in procs] == [0, 0]
+
+
+def test_unreachable_redis_is_a_one_line_start_up_error() -> None:
+    port = _free_port()  # nothing listens there
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mockserver",
+            "serve",
+            "--port",
+            "0",
+            "--store",
+            f"redis://127.0.0.1:{port}/0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"resplay: cannot reach the store at redis://127.0.0.1:{port}/0: ")
+
+
+# ------------------------------------------------------------------------- the store contract
+
+
+def _record(response_id: str, status: str = "completed", **meta: Any) -> StoredResponse:
+    return StoredResponse(
+        response={"id": response_id, "status": status, "output": []}, input_items=[], meta=dict(meta)
+    )
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    if request.param == "memory":
+        return open_store("memory", max_per_session=3)
+    if request.param == "sqlite":
+        return open_store(f"sqlite:{tmp_path / 'c.db'}", max_per_session=3)
+    return open_store(request.getfixturevalue("url"), max_per_session=3)
+
+
+def test_every_backend_keeps_the_same_contract(any_store: Store) -> None:
+    store = any_store
+    assert store.get("a", "resp_1") is None
+    store.put("a", _record("resp_1", tokens=3))
+    got = store.get("a", "resp_1")
+    assert got is not None and got.meta == {"tokens": 3} and got.response["status"] == "completed"
+    assert store.get("b", "resp_1") is None  # sessions stay apart
+    assert store.delete("a", "resp_1") is True
+    assert store.delete("a", "resp_1") is False
+    store.put("a", _record("resp_job", "in_progress"))
+    for n in range(5):
+        store.put("a", _record(f"resp_{n}"))
+    store.put("b", _record("resp_b"))
+    # Oldest first, a running job never evicted, a re-put keeps its age.
+    assert [store.get("a", f"resp_{n}") is not None for n in range(5)] == [False, False, False, True, True]
+    assert store.get("a", "resp_job") is not None
+    store.put("a", _record("resp_3"))
+    store.put("a", _record("resp_5"))
+    assert store.get("a", "resp_3") is None and store.get("a", "resp_4") is not None
+    assert (store.count("a"), store.count("b"), store.count()) == (3, 1, 4)
+    store.clear("a")
+    assert (store.count("a"), store.count()) == (0, 1)
+    store.clear()
+    assert store.count() == 0 and store.get("b", "resp_b") is None
+
+
+def test_status_rules_make_cross_process_ends_race_free(url: str) -> None:
+    store = RedisStore(url)
+    store.put("s", _record("resp_a", "in_progress"))
+    store.put("s", _record("resp_a", "cancelled"))  # a cancel from another process
+    for late in ("in_progress", "completed", "failed"):  # the owner's later steps lose
+        store.put("s", _record("resp_a", late))
+        assert store.get("s", "resp_a").response["status"] == "cancelled"  # type: ignore[union-attr]
+    store.put("s", _record("resp_b", "completed"))
+    store.put("s", _record("resp_b", "cancelled"))  # too late: the job had finished
+    store.put("s", _record("resp_b", "queued"))  # a finished record never runs again
+    assert store.get("s", "resp_b").response["status"] == "completed"  # type: ignore[union-attr]
+    store.put("s", _record("resp_b", "failed"))  # a stream fault may still fail a finished response
+    assert store.get("s", "resp_b").response["status"] == "failed"  # type: ignore[union-attr]
+
+
+def test_an_unchanged_record_is_the_same_object_and_a_changed_one_is_reread(url: str) -> None:
+    mine, theirs = RedisStore(url), RedisStore(url)
+    record = _record("resp_1", "in_progress")
+    mine.put("s", record)
+    assert mine.get("s", "resp_1") is record  # like the memory store: identity holds in its process
+    theirs.put("s", _record("resp_1", "cancelled"))
+    fresh = mine.get("s", "resp_1")
+    assert fresh is not record and fresh is not None and fresh.response["status"] == "cancelled"
+
+
+# ------------------------------------------------------------------ engines sharing one namespace
+
+
+def _engine(store: str, **options: Any) -> Engine:
+    return Engine(
+        ServerConfig(clock="virtual", store=store, **options),
+        clock_factory=lambda: VirtualClock(1_771_352_836),
+    )
+
+
+def test_seeded_ids_never_collide_and_the_first_process_keeps_memory_ids(url: str) -> None:
+    memory = _engine("memory", seed=3).create({"model": MODEL, "input": "x"}).record
+    a, b = _engine(url, seed=3), _engine(url, seed=3)
+    first = a.create({"model": MODEL, "input": "x"}).record
+    other = b.create({"model": MODEL, "input": "x"}).record
+    assert first.id == memory.id  # a fresh namespace's first process: the memory store's sequence
+    assert other.id != first.id
+    assert {i["id"] for i in other.response["output"]}.isdisjoint(i["id"] for i in first.response["output"])
+    assert a.retrieve(other.id) == other.response and b.retrieve(first.id) == first.response
+
+
+def test_cancel_after_the_owner_finished_answers_the_finished_response(url: str) -> None:
+    a, b = _engine(url), _engine(url)
+    run = a.create({"model": MODEL, "input": "hi", "background": True})
+    a.advance(10)
+    assert b.cancel(run.id)["status"] == "completed"
+    assert a.retrieve(run.id)["status"] == "completed"
+
+
+def test_encrypted_reasoning_from_one_process_opens_in_the_other(url: str) -> None:
+    a, b = _engine(url), _engine(url)
+    request: dict[str, Any] = {
+        "model": MODEL,
+        "input": "What is 2+2?",
+        "store": False,
+        "reasoning": {"effort": "low"},
+        "include": ["reasoning.encrypted_content"],
+    }
+    output = a.create(request).response["output"]
+    assert any(i.get("encrypted_content") for i in output)
+    again = b.create(
+        {
+            **request,
+            "input": [
+                {"role": "user", "content": "What is 2+2?"},
+                *output,
+                {"role": "user", "content": "And 3+3?"},
+            ],
+        }
+    )
+    assert again.response["status"] == "completed"
+    # An explicit --secret still wins over the shared one: such a process cannot open the blob.
+    with pytest.raises(InvalidRequest, match="could not be verified"):
+        _engine(url, secret="mine").create(
+            {**request, "input": [{"role": "user", "content": "What is 2+2?"}, *output]}
+        )
+
+
+# ------------------------------------------------------------------------------ reset and outages
+
+
+def _reset(server: MockServer, everything: bool = False) -> None:
+    suffix = "?all=true" if everything else ""
+    request = urllib.request.Request(
+        f"{server.base_url[:-3]}/_resplay/reset{suffix}", data=b"", method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
+
+
+def test_reset_clears_only_resplays_keys_of_its_namespace(redis_server: RedisServer) -> None:
+    raw = redis_server.client()
+    raw.set("someone:else", "keep me")
+    ours, theirs = redis_server.url(prefix="reset-ours"), redis_server.url(prefix="reset-theirs")
+    with (
+        MockServer(store=ours) as server,
+        MockServer(store=theirs) as neighbour,
+        openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0) as client,
+        openai.OpenAI(base_url=neighbour.base_url, api_key="k", max_retries=0) as other,
+    ):
+        kept = client.responses.create(model=MODEL, input="x", extra_headers={"x-resplay-session": "keep"})
+        dropped = client.responses.create(model=MODEL, input="y")
+        next_door = other.responses.create(model=MODEL, input="z")
+        _reset(server)  # the default session only
+        with pytest.raises(openai.NotFoundError):
+            client.responses.retrieve(dropped.id)
+        assert client.responses.retrieve(kept.id, extra_headers={"x-resplay-session": "keep"}).id == kept.id
+        _reset(server, everything=True)
+        with pytest.raises(openai.NotFoundError):
+            client.responses.retrieve(kept.id, extra_headers={"x-resplay-session": "keep"})
+        assert other.responses.retrieve(next_door.id).id == next_door.id
+    assert raw.get("someone:else") == b"keep me"
+    assert not list(raw.scan_iter(match="reset-ours:s:*"))
+    assert list(raw.scan_iter(match="reset-theirs:s:*"))
+    raw.close()
+
+
+def test_redis_outage_answers_503_server_error_and_the_server_recovers() -> None:
+    own = start_redis()  # this test kills its Redis: not the shared one
+    try:
+        with (
+            MockServer(store=own.url()) as server,
+            openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0) as client,
+        ):
+            before = client.responses.create(model=MODEL, input="x")
+            job = client.responses.create(model=MODEL, input="y", background=True)
+            own.stop()
+            for call in (
+                lambda: client.responses.retrieve(before.id),
+                lambda: client.responses.create(model=MODEL, input="z"),
+                lambda: client.responses.cancel(job.id),
+            ):
+                with pytest.raises(openai.InternalServerError) as failed:
+                    call()
+                assert failed.value.status_code == 503
+                body = failed.value.response.json()
+                assert body["error"]["type"] == "server_error"
+                assert body["error"]["code"] == "store_unavailable"
+                assert set(body["error"]) == {"message", "type", "param", "code"}
+                assert failed.value.response.headers["retry-after"] == "1"
+            assert server.advance(10) > 0  # the job's steps survive the outage (no crash, no 500)
+            own = start_redis(own.port)  # back, empty (no persistence)
+            with pytest.raises(openai.NotFoundError):
+                client.responses.retrieve(before.id)
+            assert client.responses.create(model=MODEL, input="again").status == "completed"
+    finally:
+        own.stop()
