@@ -33,6 +33,10 @@ class ServerConfig:
     """When set, only ``Authorization: Bearer <api_key>`` is accepted; otherwise any bearer key."""
     clock: ClockKind = "real"
     """``real`` follows wall time; ``virtual`` stands still until advanced."""
+    clock_start: float | None = None
+    """Where every session's virtual clock starts, in seconds since the epoch; ``None``: the wall time when
+    the session is created, rounded down. Pinning it makes ``created_at``, the time digits of ids and the blob
+    timestamps repeat too, so a seeded run is byte-identical across runs (docs/default-model.md)."""
     admin: bool = True
     """Serve the ``/_resplay/*`` admin API."""
     models: tuple[str, ...] = ()
@@ -101,6 +105,10 @@ class ServerConfig:
         if not (self.background_queued >= 0 and self.background_in_progress >= 0):
             raise ValueError("background_queued and background_in_progress must be >= 0 seconds")
         self.chaos_faults = tuple(self.chaos_faults)
+        if self.clock_start is not None and self.clock != "virtual":
+            raise ValueError("clock_start needs the virtual clock (--clock virtual)")
+        if self.clock_start is not None and not 0 <= self.clock_start < 2**32:
+            raise ValueError("clock_start must be seconds since the epoch, within 0 .. 2**32")
 
     def webhook_target(self) -> WebhookTarget | None:
         """The server-wide webhook endpoint (``--webhook-url``), or ``None``."""

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mockserver import MockServer, __version__
-from mockserver.cli import main
+from mockserver import MockServer, ServerConfig, __version__
+from mockserver.cli import build_parser, main
 from mockserver.generator import GENERATOR_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,3 +45,36 @@ def test_docs_name_the_current_generator_version() -> None:
     assert f"The current generator version is **{GENERATOR_VERSION}**" in policy
     # Every version ever used is introduced by a CHANGELOG line, the current one included.
     assert re.search(rf"[Gg]enerator version {GENERATOR_VERSION}\b", changelog)
+
+
+def _stream(server: MockServer) -> bytes:
+    request = urllib.request.Request(
+        server.base_url + "/responses",
+        data=json.dumps({"model": "gpt-5.5", "input": "hi", "stream": True, "reasoning": {"effort": "low"}})
+        .encode(),
+        headers={"content-type": "application/json", "authorization": "Bearer k"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=10) as answer:
+        return bytes(answer.read())
+
+
+def test_clock_start_makes_two_servers_byte_identical() -> None:
+    """The promise's "same clock readings": with ``clock_start`` pinned, created_at and the time digits of ids
+    repeat, so two separate seeded servers stream the same bytes (docs/default-model.md)."""
+    streams = []
+    for _ in range(2):
+        with MockServer(seed=11, secret="s", clock_start=1_780_000_000) as server:
+            streams.append(_stream(server))
+    assert streams[0] == streams[1]
+    assert b'"created_at":1780000000' in streams[0] and b"resp_" in streams[0]
+    assert f"{1_780_000_000:08x}".encode() in streams[0]  # the time digits inside the ids
+
+
+def test_clock_start_is_checked_and_reachable_from_the_cli() -> None:
+    with pytest.raises(ValueError, match="virtual clock"):
+        ServerConfig(clock="real", clock_start=1.0)
+    with pytest.raises(ValueError, match="epoch"):
+        ServerConfig(clock="virtual", clock_start=2.0**40)
+    args = build_parser().parse_args(["serve", "--clock", "virtual", "--clock-start", "1780000000"])
+    assert args.clock_start == 1_780_000_000.0

@@ -28,8 +28,6 @@ from typing import Any
 import orjson
 
 from mockserver import MockServer
-from mockserver.clock import VirtualClock
-from mockserver.engine import Engine
 from mockserver.generator import GENERATOR_VERSION
 
 GOLDEN_ROOT = Path(__file__).resolve().parent
@@ -234,10 +232,8 @@ CASES: tuple[Case, ...] = (
 
 def golden_server() -> MockServer:
     """A started server whose every session clock is pinned to :data:`GOLDEN_EPOCH`."""
-    server = MockServer(seed=SEED, secret=SECRET)
-    # MockServer's virtual clock starts at the wall time (so created_at looks real): pin it instead.
-    server.engine = Engine(server.config, clock_factory=lambda: VirtualClock(GOLDEN_EPOCH))
-    return server.start()
+    # The virtual clock would start at the wall time (so created_at looks real): pin it instead.
+    return MockServer(seed=SEED, secret=SECRET, clock_start=GOLDEN_EPOCH).start()
 
 
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
