@@ -52,6 +52,8 @@ STORE_FALSE_RETENTION = 600.0
 """Seconds a ``store=false`` background response stays pollable under the ``allow`` policy (DECISIONS 19)."""
 
 RESUME_WINDOW = 300.0
+MIRROR_POLL = 0.1
+"""Seconds between reads of a job that another process runs, while a stream here follows it (issue 12)."""
 """A background stream can be resumed for 5 minutes after its creation (observed: openai-python#2828)."""
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "incomplete", "cancelled"})
@@ -251,6 +253,19 @@ class Job:
         job._on_settle = None
         return job
 
+    @classmethod
+    def mirror(cls, record: StoredResponse, *, store: Store, session: str, clock: Clock) -> Job:
+        """A job that another process runs, followed through a shared store (issue 12).
+
+        Its events are the stored log, read again every :data:`MIRROR_POLL` seconds of ``clock`` (the
+        real clock's ticker moves it) until the record ends or goes, or nobody listens any more.
+        """
+        job = cls.replay(record)
+        job._replayed = False
+        job._store, job._session, job._clock = store, session, clock
+        job._timer = clock.call_later(MIRROR_POLL, job._poll)
+        return job
+
     # --- state ---------------------------------------------------------------------------------
 
     @property
@@ -328,6 +343,24 @@ class Job:
         self._append({"type": kind, "sequence_number": 0, "response": final})
         self._script, self._deadlines, self._next = [], [], 0
         self._settle(final)
+
+    def _poll(self) -> None:
+        """One read of a mirrored job (:meth:`mirror`): new events out, and stop once it ended."""
+        self._timer = None
+        try:
+            stored = self._store.get(self._session, self.id)
+        except StoreUnavailable:
+            stored = self.record  # unchanged: read again next time
+        if stored is None:
+            self._replayed = True  # deleted meanwhile: nothing more will come
+        else:
+            fresh = (stored.events or [])[len(self.events) :]
+            self.events.extend(fresh)
+            self.record = stored
+        if self.done or fresh:
+            self._notify()
+        if not self.done and self._listeners:
+            self._timer = self._clock.call_later(MIRROR_POLL, self._poll)
 
     def _release_due(self) -> None:
         self._timer = None
@@ -456,8 +489,17 @@ def cancel_stored(record: StoredResponse, store: Store, session: str) -> dict[st
     return current.response if current is not None else cancelled
 
 
-def resume(record: StoredResponse, job: Job | None, *, now: float) -> Job:
+def resume(
+    record: StoredResponse,
+    job: Job | None,
+    *,
+    now: float,
+    elsewhere: Callable[[StoredResponse], Job] | None = None,
+) -> Job:
     """The job whose events ``GET /v1/responses/{id}?stream=true`` replays (DECISIONS 6).
+
+    ``elsewhere`` makes the job of a record still running without a job here: one that another process
+    runs (a shared store, :meth:`Job.mirror`); otherwise the stored log is replayed as it is.
 
     Raises:
         InvalidRequest: not a background response created with ``stream=true`` (documented wording,
@@ -473,7 +515,11 @@ def resume(record: StoredResponse, job: Job | None, *, now: float) -> Job:
         raise InvalidRequest(
             "This response can no longer be streamed because it is more than 5 minutes old.", param="stream"
         )
-    return job if job is not None else Job.replay(record)
+    if job is not None:
+        return job
+    if elsewhere is not None and record.response.get("status") in ("queued", "in_progress"):
+        return elsewhere(record)
+    return Job.replay(record)
 
 
 def obfuscate(event: Mapping[str, Any], seed: str) -> dict[str, Any]:

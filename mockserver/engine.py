@@ -637,7 +637,15 @@ class Engine:
         job = state.jobs.get(record.id)
         if job is not None:
             job.sync(record)  # ended through another process (shared store)?
-        return background.resume(record, job, now=state.clock.now())
+        return background.resume(
+            record,
+            job,
+            now=state.clock.now(),
+            # Still running with no job here: another process runs it (shared store); follow the store.
+            elsewhere=functools.partial(
+                background.Job.mirror, store=self.store, session=state.name, clock=state.clock
+            ),
+        )
 
     def input_items(
         self,

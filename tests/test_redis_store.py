@@ -347,6 +347,24 @@ def test_cancel_after_the_owner_finished_answers_the_finished_response(url: str)
     assert a.retrieve(run.id)["status"] == "completed"
 
 
+def test_a_stream_resumed_on_another_process_follows_the_job_to_its_end(url: str) -> None:
+    a, b = _engine(url), _engine(url)
+    run = a.create({"model": MODEL, "input": "Write a haiku.", "background": True, "stream": True})
+    mirror = b.follow(run.id)
+    woken: list[int] = []
+    mirror.subscribe(lambda: woken.append(len(mirror.events)))
+    assert not mirror.done and len(mirror.events) == 2  # created, queued
+    a.advance(1.0)  # the queued phase ends: in_progress
+    b.advance(0.1)  # B reads the store on its own clock
+    assert woken == [3] and not mirror.done  # + in_progress
+    a.advance(5)
+    b.advance(0.1)
+    assert mirror.done
+    assert mirror.events_from(0, obfuscation=False) == run.job.events_from(0, obfuscation=False)  # type: ignore[union-attr]
+    assert mirror.events[-1]["type"] == "response.completed"
+    assert b.session().clock.pending() == 0  # polling stopped
+
+
 def test_encrypted_reasoning_from_one_process_opens_in_the_other(url: str) -> None:
     a, b = _engine(url), _engine(url)
     request: dict[str, Any] = {
