@@ -100,14 +100,16 @@ PREV_OUTPUT = "$previous_output"
 """As an ``input`` list element: replaced by the latest response's output items (stateless replay)."""
 PREV_CALL_ID = "$previous_call_id"
 """Replaced by the ``call_id`` of the latest response's first function call."""
+PREV_OBJECT = "$previous_object_id"
+"""Replaced by the id of the latest object answered (e.g. a vector store the case created)."""
 
 
 @dataclass(frozen=True)
 class Case:
     """One golden case: steps run in order in a fresh session.
 
-    A step is ``{"post": body}`` (``POST /v1/responses``), ``{"get": "<path>"}`` (``$previous_response_id``
-    substituted) or ``{"advance": seconds}`` (the session's virtual clock).
+    A step is ``{"post": body}`` (``POST /v1/responses``; with ``"path"``, elsewhere), ``{"get": "<path>"}``
+    (``$previous_response_id`` substituted) or ``{"advance": seconds}`` (the session's virtual clock).
     """
 
     name: str
@@ -194,9 +196,12 @@ CASES: tuple[Case, ...] = (
     # Built-in tools.
     _one("builtin_web_search", model=M, input="search the web for cats", tools=[{"type": "web_search"}],
          include=["web_search_call.action.sources"]),
-    _one("builtin_file_code_stream", model=M, input="search my files and run some code", stream=True,
-         tools=[{"type": "file_search", "vector_store_ids": ["vs_1"]},
-                {"type": "code_interpreter", "container": {"type": "auto"}}], tool_choice="required"),
+    Case("builtin_file_code_stream", (
+        {"post": {"name": "docs"}, "path": "/v1/vector_stores"},  # file_search needs a real store id
+        _post(model=M, input="search my files and run some code", stream=True,
+              tools=[{"type": "file_search", "vector_store_ids": [PREV_OBJECT]},
+                     {"type": "code_interpreter", "container": {"type": "auto"}}], tool_choice="required"),
+    )),
     _one("builtin_image_generation_stream", model=M, input="draw a cat", stream=True,
          tools=[{"type": "image_generation", "partial_images": 2}]),
     _one("builtin_mcp_custom", model=M, input="ask the wiki and run_sql",
@@ -256,8 +261,11 @@ def _send(
         return exc.code, exc.headers.get("content-type", ""), exc.read()
 
 
-def _substitute(value: Any, last: Mapping[str, Any] | None) -> Any:
+def _substitute(value: Any, last: Mapping[str, Any] | None, last_object: str | None = None) -> Any:
     if isinstance(value, str):
+        if value == PREV_OBJECT:
+            assert last_object is not None, "no earlier object in this case"
+            return last_object
         if PREV in value:
             assert last is not None, "no earlier response in this case"
             return value.replace(PREV, str(last["id"]))
@@ -272,10 +280,10 @@ def _substitute(value: Any, last: Mapping[str, Any] | None) -> Any:
                 assert last is not None
                 out.extend(last["output"])
             else:
-                out.append(_substitute(element, last))
+                out.append(_substitute(element, last, last_object))
         return out
     if isinstance(value, dict):
-        return {k: _substitute(v, last) for k, v in value.items()}
+        return {k: _substitute(v, last, last_object) for k, v in value.items()}
     return value
 
 
@@ -284,13 +292,15 @@ def run_case(server: MockServer, case: Case) -> dict[str, Any]:
     session = "golden-" + case.name
     steps: list[dict[str, Any]] = []
     last: dict[str, Any] | None = None
+    last_object: str | None = None
     for step in case.steps:
         if "advance" in step:
             server.advance(float(step["advance"]), session=session)
             steps.append({"advance": step["advance"]})
             continue
         if "post" in step:
-            method, path, body = "POST", "/v1/responses", _substitute(step["post"], last)
+            method, path = "POST", str(step.get("path", "/v1/responses"))
+            body = _substitute(step["post"], last, last_object)
         else:
             method, path, body = "GET", _substitute(step["get"], last), None
         status, content_type, raw = _send(server, session, method, path, body)
@@ -304,6 +314,8 @@ def run_case(server: MockServer, case: Case) -> dict[str, Any]:
         final = _final_response(record)
         if final is not None:
             last = final
+        if isinstance(record.get("body"), dict) and isinstance(record["body"].get("id"), str):
+            last_object = record["body"]["id"]
     return {"case": case.name, "seed": SEED, "clock_start": GOLDEN_EPOCH, "steps": steps}
 
 

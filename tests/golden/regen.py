@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as ``-m tests.golden.regen`` or a script
 
-from golden_harness import CURRENT_VERSION, GOLDEN_ROOT, golden_dir, run_all
+from golden_harness import CURRENT_VERSION, GOLDEN_ROOT, run_all
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,14 +31,23 @@ def main(argv: list[str] | None = None) -> int:
         help="rewrite changed files of the current version (only if no release has shipped it)",
     )
     args = parser.parse_args(argv)
-    target = golden_dir(CURRENT_VERSION)
-    bump = not target.exists()
-    previous = sorted(p for p in GOLDEN_ROOT.glob("v*") if p.is_dir() and p != target)
     rendered = {case.name: text for case, text in run_all()}
+    return regenerate(GOLDEN_ROOT, CURRENT_VERSION, rendered, amend_unreleased=args.amend_unreleased)
+
+
+def regenerate(root: Path, version: str, rendered: dict[str, str], *, amend_unreleased: bool = False) -> int:
+    """Write ``rendered`` (case name -> golden text) as version ``version``'s goldens under ``root``.
+
+    Returns the exit status: 1, writing nothing, when existing files of ``version`` would change without
+    ``amend_unreleased``.
+    """
+    target = root / f"v{version}"
+    bump = not target.exists()
+    previous = sorted(p for p in root.glob("v*") if p.is_dir() and p != target)
     changed = [n for n, t in rendered.items() if (target / f"{n}.json").exists() and _read(target, n) != t]
-    if changed and not bump and not args.amend_unreleased:
+    if changed and not bump and not amend_unreleased:
         print(
-            f"refusing: {len(changed)} golden file(s) of generator version {CURRENT_VERSION} would change "
+            f"refusing: {len(changed)} golden file(s) of generator version {version} would change "
             f"({', '.join(changed)}).\nBump GENERATOR_VERSION in mockserver/generator.py (and add a "
             "CHANGELOG entry) instead; --amend-unreleased only if this version was never released.",
             file=sys.stderr,
@@ -54,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         if not path.exists() or _read(target, name) != text:
             path.write_text(text, encoding="utf-8", newline="\n")
             written += 1
-    print(f"generator version {CURRENT_VERSION}: wrote {written} file(s), removed {len(stale)} in {target}")
+    print(f"generator version {version}: wrote {written} file(s), removed {len(stale)} in {target}")
     for old in previous:
         differing = [n for n, t in rendered.items() if (old / f"{n}.json").exists() and _read(old, n) != t]
         listed = ", ".join(differing) or "none"

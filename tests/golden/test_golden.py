@@ -10,9 +10,12 @@ bump, a CHANGELOG entry and ``python -m tests.golden.regen``.
 from __future__ import annotations
 
 import difflib
+import shutil
+from pathlib import Path
 
 import pytest
 from golden_harness import CASES, CURRENT_VERSION, GOLDEN_ROOT, golden_dir, run_all
+from regen import regenerate
 
 HOW_TO_REGENERATE = (
     "If this change to the default model's output is intended: bump GENERATOR_VERSION in "
@@ -80,3 +83,27 @@ def test_rendering_is_lossless_and_stable(rendered: dict[str, str]) -> None:
     again = dict((case.name, text) for case, text in run_all(sample))
     assert again == {name: rendered[name] for name in again}
     assert all('"sse_raw"' not in text and '"body_raw"' not in text for text in rendered.values())
+
+
+def test_regen_refuses_to_change_a_version_and_writes_a_bump(
+    rendered: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m tests.golden.regen``: changing the current version's goldens needs a bump."""
+    old = tmp_path / "v1"
+    shutil.copytree(golden_dir(CURRENT_VERSION), old)
+    tampered = old / "text_verbosity_low.json"
+    tampered.write_text("{}\n", encoding="utf-8")  # as if the output had changed since these were written
+    assert regenerate(tmp_path, "1", rendered) == 1
+    assert tampered.read_text(encoding="utf-8") == "{}\n"  # nothing written
+    assert "refusing: 1 golden file(s)" in capsys.readouterr().err
+    # A new case alone is not a change: its file is added to the current version.
+    (old / "text_verbosity_low.json").write_text(rendered["text_verbosity_low"], encoding="utf-8")
+    (old / "text_plain_gpt41.json").unlink()
+    assert regenerate(tmp_path, "1", rendered) == 0
+    assert (old / "text_plain_gpt41.json").read_text(encoding="utf-8") == rendered["text_plain_gpt41"]
+    # The bump: a new folder with every case, the old one removed, the changed cases listed.
+    tampered.write_text("{}\n", encoding="utf-8")
+    assert regenerate(tmp_path, "2", rendered) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v2"]
+    assert {p.stem for p in (tmp_path / "v2").glob("*.json")} == set(rendered)
+    assert "changed since v1: text_verbosity_low (removing v1" in capsys.readouterr().out
