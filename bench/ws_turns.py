@@ -65,11 +65,12 @@ async def _http_loop(url: str, turns: int) -> list[float]:
             started = time.perf_counter()
             async with session.post(url, data=json.dumps(body), headers=HEADERS) as response:
                 payload = await response.read()
-            times.append(time.perf_counter() - started)
             if response.status != 200:
                 raise RuntimeError(f"HTTP turn {turn}: status {response.status}: {payload[:300]!r}")
-            last = [line for line in payload.split(b"\n") if line.startswith(b"data:")][-1]
-            previous = json.loads(last[5:])["response"]["id"]
+            # Every event is parsed, as on the WebSocket side (and as the SDK does on both).
+            events = [json.loads(line[5:]) for line in payload.split(b"\n") if line.startswith(b"data:")]
+            times.append(time.perf_counter() - started)
+            previous = events[-1]["response"]["id"]
     return times
 
 

@@ -315,3 +315,18 @@ async def test_journal_of_a_connection(ws: ClientConnection, server: MockServer)
     assert (good["method"], good["status"], good["transport"]) == ("WS", 200, "ws")
     assert good["body"]["input"] == "journal me" and good["response_id"].startswith("resp_")
     assert (bad["status"], bad["body"], bad["error"]["code"]) == (400, None, "invalid_json")
+
+
+async def test_server_declines_permessage_deflate_and_frames_stay_whole(server: MockServer) -> None:
+    """The websockets client offers permessage-deflate (as the openai SDK's does); resplay declines it
+    (RFC 7692 §5) and sends a turn's frames gathered into one write: every frame still arrives whole,
+    in order, with consecutive sequence numbers."""
+    async with await open_ws(server) as conn:
+        assert conn.protocol.extensions == []
+        send_batch(conn, create(input="Tell me a long story"), create(input="And another"))
+        frames = await read(conn, lambda f: sum(x["type"] in TERMINAL for x in f) == 2)
+    firsts = [i for i, f in enumerate(frames) if f["type"] == "response.created"]
+    assert len(firsts) == 2
+    for start, end in ((firsts[0], firsts[1]), (firsts[1], len(frames))):
+        assert [f["sequence_number"] for f in frames[start:end]] == list(range(end - start))
+    assert frames[firsts[1] - 1]["type"] == "response.completed"

@@ -69,7 +69,10 @@ async def websocket_responses(request: web.Request) -> web.StreamResponse:
     """``GET /v1/responses`` upgraded to WebSocket mode; without an upgrade it is an unknown URL."""
     # max_msg_size=0: the frame limit is enforced by WsConnection, which answers with an error event
     # instead of aiohttp's close 1009, so the connection stays usable.
-    ws = web.WebSocketResponse(max_msg_size=0, autoping=True)
+    # compress=False: permessage-deflate is an extension the server may decline (RFC 7692 §5; clients,
+    # the openai SDK's websockets included, then send and read plain frames). On loopback deflating ~50
+    # small frames per turn cost ~250 µs of server CPU a turn for nothing (docs/performance.md).
+    ws = web.WebSocketResponse(max_msg_size=0, compress=False, autoping=True)
     if not ws.can_prepare(request).ok:
         raise NotFound(f"Invalid URL ({request.method} {request.path})")
     engine = request.app[ENGINE]
@@ -150,8 +153,8 @@ async def _send_frames(
                         close = item
                         break
                     batch.append(orjson.dumps(item))
-            for frame in batch:
-                await ws.send_frame(frame, WSMsgType.TEXT)
+            if batch:
+                await _send_batch(ws, batch)
             if close is not None:
                 await ws.close(code=close.code, message=close.reason.encode())
                 return
@@ -163,6 +166,48 @@ async def _send_frames(
         logger.exception("resplay: unhandled error while sending WebSocket frames")
         with contextlib.suppress(Exception):
             await ws.close(code=1011, message=b"internal error")
+
+
+class _Collector:
+    """Stands in for the transport while aiohttp frames a batch, so the batch leaves in one write."""
+
+    __slots__ = ("chunks", "transport")
+
+    def __init__(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.chunks: list[bytes] = []
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.chunks.append(bytes(data))
+
+
+async def _send_batch(ws: web.WebSocketResponse, batch: list[bytes]) -> None:
+    """Send ready frames as one socket write.
+
+    A response's events are usually all ready at once: framed one by one, each frame was its own
+    ``send()`` system call (48 for a short answer), which made a WebSocket turn slower than the same
+    turn over SSE (one write; docs/performance.md). aiohttp still builds every frame (header, RSV bits,
+    permessage-deflate, flow-control accounting); only its transport writes are gathered. On an aiohttp
+    whose writer looks different, frames go out one by one as before.
+    """
+    writer = getattr(ws, "_writer", None)
+    transport = getattr(writer, "transport", None)
+    if writer is None or transport is None or len(batch) == 1:
+        for frame in batch:
+            await ws.send_frame(frame, WSMsgType.TEXT)
+        return
+    collector = _Collector(transport)
+    writer.transport = collector
+    try:
+        for frame in batch:
+            await ws.send_frame(frame, WSMsgType.TEXT)
+    finally:
+        writer.transport = transport
+        if collector.chunks and not transport.is_closing():
+            transport.write(b"".join(collector.chunks))
 
 
 async def _close_all(app: web.Application) -> None:
