@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--background-in-progress", type=_seconds, default=2.0, help="seconds in progress")
     serve.add_argument("--scenario", default=None, help="YAML/JSON scenario file of scripted rules")
     # Persistence and limits (issue 12).
-    serve.add_argument("--store", default="memory", help="memory (default) or sqlite:PATH")
+    serve.add_argument("--store", default="memory", help="memory, sqlite:PATH or redis://HOST:PORT/DB")
     serve.add_argument("--max-stored-responses", type=int, default=None, help="per session; oldest evicted")
     serve.add_argument("--admin-key", default=None, help="key for /_resplay/* (env RESPLAY_ADMIN_KEY)")
     # Unhappy paths (mockserver.faults, .latency, .ratelimit): all emulation, off by default.

@@ -71,7 +71,8 @@ class ServerConfig:
     rate_limit_tpm: int | None = None
     """Estimated tokens per minute per API key (``None``: unlimited)."""
     store: str = "memory"
-    """Where responses live: ``memory`` or ``sqlite:PATH`` (WAL; survives a killed server, issue 12)."""
+    """Where responses live (issue 12): ``memory``, ``sqlite:PATH`` (WAL; survives a killed server) or
+    ``redis://HOST:PORT/DB[?prefix=NAME]`` (shared by several processes, ``mockserver.redis_store``)."""
     max_stored_responses: int | None = None
     """Responses kept per session; beyond it the oldest finished one is evicted (``None``: unbounded)."""
     admin_key: str | None = field(default=None, repr=False)  # a secret: never in reprs or logs
