@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--chaos-fault", dest="chaos_faults", action="append", default=[], help="chaos pool")
     serve.add_argument("--rate-limit-rpm", type=int, default=None, help="requests per minute per API key")
     serve.add_argument("--rate-limit-tpm", type=int, default=None, help="tokens per minute per API key")
+    serve.add_argument(
+        "--no-check-references",
+        dest="check_references",
+        action="store_false",
+        help="accept unknown file, vector store and container ids in creates",
+    )
     # Webhooks of background responses (mockserver.webhooks).
     serve.add_argument("--webhook-url", default=None, help="POST signed response.* webhooks here")
     serve.add_argument("--webhook-secret", default=None, help="whsec_... (env RESPLAY_WEBHOOK_SECRET)")

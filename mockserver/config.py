@@ -79,6 +79,9 @@ class ServerConfig:
     """When set, ``/_resplay/*`` (but health) needs header ``x-resplay-admin-key`` with this value.
 
     Env ``RESPLAY_ADMIN_KEY`` fills it when unset."""
+    check_references: bool = True
+    """Refuse creates that name an unknown file, vector store or container by id, as the API does
+    (``mockserver.references``); ``False`` accepts placeholder ids."""
     webhook_url: str | None = None
     """Where background responses' ``response.*`` webhooks are POSTed (``mockserver.webhooks``)."""
     webhook_secret: str | None = field(default=None, repr=False)  # a secret: never in reprs or logs

@@ -27,6 +27,7 @@ from . import (
     generator,
     prompt_cache,
     reasoning,
+    references,
     rules,
     scenario,
     tokens,
@@ -36,6 +37,7 @@ from . import (
 from .catalog import Catalog, ModelInfo
 from .clock import Clock, RealClock, VirtualClock
 from .config import ServerConfig
+from .containers import ContainerBook
 from .conversations import ConversationBook
 from .errors import InvalidRequest, NotFound
 from .events import stream_events
@@ -93,6 +95,8 @@ class Session:
     """Uploaded files (``/v1/files``, :mod:`.files`)."""
     vector_stores: VectorStoreBook = field(default_factory=VectorStoreBook)
     """Vector stores and their attached files (:mod:`.vector_stores`)."""
+    containers: ContainerBook = field(default_factory=ContainerBook)
+    """Containers and their files (``/v1/containers``, :mod:`.containers`)."""
     webhooks: WebhookBook = field(default_factory=WebhookBook)
     """The session's webhook endpoint override and its deliveries (:mod:`.webhooks`)."""
 
@@ -334,7 +338,16 @@ class Engine:
         request = validation.validate_create(body, websocket=websocket)
         builtin_tools.check_tool_choice(request)
         background.check_store(request, self.config.background_store_policy)
-        turn = self._prepare(request, self.session(session), parent_lookup)
+        state = self.session(session)
+        if self.config.check_references:  # files, vector stores, containers named by id must exist
+            references.check(
+                request,
+                files=state.files,
+                vector_stores=state.vector_stores,
+                containers=state.containers,
+                now=state.clock.now(),
+            )
+        turn = self._prepare(request, state, parent_lookup)
         turn.headers = {k.lower(): v for k, v in (headers or {}).items()}
         # Background (SPEC §7): take the timing, and a scripted 5xx that fails the job later, before _plan.
         job = background.prepare(
@@ -439,7 +452,9 @@ class Engine:
         output, output_tokens, reasoning_tokens, truncated = self._build_output(
             plan, request, turn.model, turn.state, turn.shard, turn.now
         )
-        input_tokens = tokens.count_input(
+        # The prompt is rendered once: its pieces give usage.input_tokens (they add up to
+        # tokens.count_input) and the prompt-cache prefix digests below.
+        rendered = tokens.render_pieces(
             instructions=request.get("instructions"),
             tools=request.get("tools") or (),
             items=turn.context,
@@ -448,6 +463,7 @@ class Engine:
             text_format=(request.get("text") or {}).get("format"),
             reasoning_context=turn.carry.reasoning_context,
         )
+        input_tokens = sum(cost for _, cost in rendered[0])
         output_tokens += continuity.finish(
             turn, plan, output, reasoning_tokens, input_tokens + output_tokens, self.sealer
         )
@@ -468,6 +484,7 @@ class Engine:
                 effort=turn.effort,
                 now=turn.now,
                 response_id=turn.response_id,
+                rendered=rendered,
             ),
         )
         if tool_search.search_tool(request.get("tools") or ()) is not None:

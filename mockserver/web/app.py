@@ -14,6 +14,7 @@ from . import (
     admin,
     azure,
     background,
+    containers,
     conversations,
     faults,
     files,
@@ -52,6 +53,7 @@ def make_app(engine: Engine) -> web.Application:
     conversations.add_routes(app)  # /v1/conversations (SPEC §2.8)
     files.add_routes(app)  # /v1/files, per session (issue 14)
     vector_stores.add_routes(app)  # /v1/vector_stores[/{id}/files], per session
+    containers.add_routes(app)  # /v1/containers[/{id}/files], per session
     webhooks.add_routes(app)  # background responses' response.* webhooks, /_resplay/webhook
     if config.admin:
         admin.add_routes(app)
