@@ -52,9 +52,10 @@ STORE_FALSE_RETENTION = 600.0
 """Seconds a ``store=false`` background response stays pollable under the ``allow`` policy (DECISIONS 19)."""
 
 RESUME_WINDOW = 300.0
+"""A background stream can be resumed for 5 minutes after its creation (observed: openai-python#2828)."""
+
 MIRROR_POLL = 0.1
 """Seconds between reads of a job that another process runs, while a stream here follows it (issue 12)."""
-"""A background stream can be resumed for 5 minutes after its creation (observed: openai-python#2828)."""
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "incomplete", "cancelled"})
 _TERMINAL_EVENTS = {"completed": "response.completed", "incomplete": "response.incomplete"}
@@ -347,6 +348,7 @@ class Job:
     def _poll(self) -> None:
         """One read of a mirrored job (:meth:`mirror`): new events out, and stop once it ended."""
         self._timer = None
+        fresh: list[dict[str, Any]] = []
         try:
             stored = self._store.get(self._session, self.id)
         except StoreUnavailable:
