@@ -18,11 +18,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import orjson
 from aiohttp import web
 
 from ..engine import Engine
 from ..webhooks import USER_AGENT, Delivery, WebhookTarget, sign
+from .crud import json_response
 from .keys import ENGINE
 from .middleware import read_json, session_of
 
@@ -122,10 +122,6 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     await deliverer.close()
 
 
-def _json(body: Any) -> web.Response:
-    return web.Response(body=orjson.dumps(body), content_type="application/json")
-
-
 def _describe(target: WebhookTarget | None) -> dict[str, Any] | None:
     return None if target is None else {"url": target.url}  # the secret is never shown
 
@@ -139,10 +135,10 @@ async def status(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
     with engine.lock:
         book = engine.session(session_of(request)).webhooks
-        return _json(
+        return json_response(
             {
                 "endpoint": _describe(book.target(engine.webhook_target)),
-                "deliveries": [d.to_json() for d in book.deliveries],
+                "deliveries": [d.tojson_response() for d in book.deliveries],
             }
         )
 
@@ -154,7 +150,7 @@ async def configure(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
     with engine.lock:
         engine.session(session_of(request)).webhooks.configure(target)
-    return _json({"endpoint": _describe(target)})
+    return json_response({"endpoint": _describe(target)})
 
 
 async def clear(request: web.Request) -> web.StreamResponse:
@@ -163,4 +159,4 @@ async def clear(request: web.Request) -> web.StreamResponse:
     with engine.lock:
         book = engine.session(session_of(request)).webhooks
         book.clear()
-        return _json({"endpoint": _describe(book.target(engine.webhook_target))})
+        return json_response({"endpoint": _describe(book.target(engine.webhook_target))})
