@@ -138,7 +138,7 @@ async def status(request: web.Request) -> web.StreamResponse:
         return json_response(
             {
                 "endpoint": _describe(book.target(engine.webhook_target)),
-                "deliveries": [d.tojson_response() for d in book.deliveries],
+                "deliveries": [d.to_json() for d in book.deliveries],
             }
         )
 
