@@ -93,12 +93,110 @@ def dump_yaml(document: Mapping[str, Any]) -> str:
     )
 
 
-def load_yaml(text: str, *, source: str = "<cassette>") -> dict[str, Any]:
-    """Parse cassette YAML (safe loader)."""
+class _Unusual(Exception):
+    """The document needs the full loader (tags, anchors, merge keys, several documents, an error)."""
+
+
+# The implicit scalar types of the safe loader; anything else (merge keys ``<<``, ``=``) takes the
+# full loader.
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "timestamp"))
+_STR_TAG = "tag:yaml.org,2002:str"
+_NO_KEY = object()
+"""Marker: the mapping on top of the stack waits for its next key."""
+
+
+def _load_events(text: str) -> Any:
+    """The safe loader's result built straight from the parser's events, or :class:`_Unusual`.
+
+    ``yaml.load`` composes a node tree, resolving and constructing every scalar in Python: about
+    80% of a large cassette's replay (docs/performance.md). Cassettes are plain data (mappings,
+    sequences, strings and a few numbers), so this builds the objects from the (C) parser's event
+    stream in one loop, resolving each distinct plain scalar once. Whatever it does not handle
+    exactly like the safe loader (explicit tags such as ``!!binary``, anchors and aliases, merge
+    keys, collections as keys, several documents) raises :class:`_Unusual`, and so does any error:
+    the caller then runs the full loader, which gives the same result or error as before.
+    """
+    loader = _Loader(text)
     try:
-        document = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        raise CassetteFormatError(f"{source}: not valid YAML: {exc}") from exc
+        if loader.yaml_path_resolvers:
+            raise _Unusual
+        get_event = loader.get_event
+        resolve = loader.resolve
+        constructors = loader.yaml_constructors
+        plain: dict[str, Any] = {}  # plain scalar text -> its value (resolution depends on the text only)
+        stack: list[list[Any]] = []  # [container, pending key] per open collection
+        root: Any = None
+        if type(get_event()) is not yaml.StreamStartEvent or type(get_event()) is not yaml.DocumentStartEvent:
+            raise _Unusual
+        while True:
+            event = get_event()
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                if event.anchor is not None or event.tag is not None:
+                    raise _Unusual
+                value: Any = event.value
+                if event.implicit[0]:
+                    try:
+                        value = plain[value]
+                    except KeyError:
+                        tag = resolve(yaml.ScalarNode, value, event.implicit)
+                        if tag != _STR_TAG:
+                            if tag not in _PLAIN_TAGS:
+                                raise _Unusual from None
+                            value = constructors[tag](loader, yaml.ScalarNode(tag, value))
+                        plain[event.value] = value
+                # Quoted and block scalars without a tag are strings (no path resolvers).
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                if event.anchor is not None or event.tag is not None:
+                    raise _Unusual
+                value = {} if kind is yaml.MappingStartEvent else []
+                if stack:
+                    top = stack[-1]
+                    if type(top[0]) is list:
+                        top[0].append(value)
+                    elif top[1] is _NO_KEY:
+                        raise _Unusual  # a collection as a key: unhashable
+                    else:
+                        top[0][top[1]] = value
+                        top[1] = _NO_KEY
+                else:
+                    root = value
+                stack.append([value, _NO_KEY])
+                continue
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                stack.pop()
+                if stack:
+                    continue
+                break
+            else:  # aliases, or a document that is not one node
+                raise _Unusual
+            if not stack:
+                root = value
+                break
+            top = stack[-1]
+            if type(top[0]) is list:
+                top[0].append(value)
+            elif top[1] is _NO_KEY:
+                top[1] = value
+            else:
+                top[0][top[1]] = value
+                top[1] = _NO_KEY
+        if type(get_event()) is not yaml.DocumentEndEvent or type(get_event()) is not yaml.StreamEndEvent:
+            raise _Unusual  # several documents: the full loader says so
+        return root
+    finally:
+        loader.dispose()
+
+
+def load_yaml(text: str, *, source: str = "<cassette>") -> dict[str, Any]:
+    """Parse cassette YAML (the safe loader's semantics; plain data takes a fast path)."""
+    try:
+        document = _load_events(text)
+    except Exception:  # anything unusual, errors included: the full loader decides
+        try:
+            document = yaml.load(text, Loader=_Loader)
+        except yaml.YAMLError as exc:
+            raise CassetteFormatError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(document, dict) or not isinstance(document.get("interactions", []), list):
         raise CassetteFormatError(f"{source}: not a cassette (no 'interactions' list)")
     return document
