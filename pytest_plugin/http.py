@@ -180,6 +180,8 @@ class ResplayCassette(Cassette):  # type: ignore[misc]
         self.mismatches: list[str] = []
         """Every fail-closed message raised so far (re-raised by :meth:`verify`)."""
         self._recorded_cache: dict[int, Normalised] = {}
+        self._last_normalised: tuple[tuple[str, str, bytes | None], Normalised] | None = None
+        self._unplayed_from: tuple[object, int] = (None, 0)
         self._pending: dict[int, dict[str, str]] = {}
         self._loading = False
         self.pumps: set[Any] = set()
@@ -214,20 +216,21 @@ class ResplayCassette(Cassette):  # type: ignore[misc]
         return request
 
     def _normalise(self, request: VcrRequest) -> Normalised:
-        full = normalise(
-            request.method,
-            request.uri,
-            request_body(request),
-            ignore=self.options.ignore,
-            redact=self.redactor.text,
-        )
+        # vcrpy asks twice per request (``can_play_response_for``, then ``play_response``): the last
+        # result is kept, keyed by the parts it depends on (the options and redactor are fixed).
+        key = (request.method, request.uri, request_body(request))
+        if self._last_normalised is not None and self._last_normalised[0] == key:
+            return self._last_normalised[1]
+        full = normalise(*key, ignore=self.options.ignore, redact=self.redactor.text)
         parts = self.options.match_on
-        return Normalised(
+        found = Normalised(
             full.method if "method" in parts else "",
             full.path if "path" in parts else (),
             full.query if "query" in parts else (),
             full.body if "body" in parts else None,
         )
+        self._last_normalised = (key, found)
+        return found
 
     def _recorded(self, index: int) -> Normalised:
         found = self._recorded_cache.get(index)
@@ -242,13 +245,25 @@ class ResplayCassette(Cassette):  # type: ignore[misc]
         if request is None:
             return
         live = self._normalise(request)
-        for index, (_, response) in enumerate(self.data):
+        start = 0 if self.allow_playback_repeats else self._first_unplayed()
+        for index in range(start, len(self.data)):
             if self.play_counts[index] and not self.allow_playback_repeats:
                 continue
+            response = self.data[index][1]
             diffs, pending = compare(self._recorded(index), live, self.bindings)
             if not diffs:
                 self._pending[index] = pending
                 yield index, response
+
+    def _first_unplayed(self) -> int:
+        """The lowest index not played yet: interactions mostly play in order, so the scan for a
+        match starts there instead of skipping every played one again (O(n) per request)."""
+        counts = self.play_counts
+        low = self._unplayed_from[1] if self._unplayed_from[0] is counts else 0
+        while low < len(self.data) and counts[low]:
+            low += 1
+        self._unplayed_from = (counts, low)  # vcrpy's rewind() replaces the Counter: start again then
+        return low
 
     def play_response(self, request: VcrRequest) -> Any:
         """The earliest unplayed interaction matching ``request``; binds its symbols."""
