@@ -35,6 +35,7 @@ CURRENT_VERSION = str(GENERATOR_VERSION)
 """The generator version whose goldens the test compares against (``mockserver.generator``)."""
 SEED = 7
 SECRET = "resplay-golden-secret"
+API_KEY = "sk-golden"
 GOLDEN_EPOCH = 1_780_000_000.0
 """2026-05-28T20:26:40Z: the virtual clock's frozen start (the default would be the wall time at start)."""
 
@@ -237,9 +238,12 @@ CASES: tuple[Case, ...] = (
 
 def golden_server() -> MockServer:
     """A started server whose every session clock is pinned to :data:`GOLDEN_EPOCH`."""
-    # The virtual clock would start at the wall time (so created_at looks real): pin it instead.
-    # The corpus names placeholder vector stores (vs_1): no reference check (mockserver.references).
-    return MockServer(seed=SEED, secret=SECRET, clock_start=GOLDEN_EPOCH, check_references=False).start()
+    # The virtual clock would start at the wall time (so created_at looks real): pin it instead. Reference
+    # checks (mockserver.references) are validation, not the default model: off, so that they never move the
+    # goldens. The key is explicit so that a RESPLAY_API_KEY in the environment cannot make every case a 401.
+    return MockServer(
+        seed=SEED, secret=SECRET, clock_start=GOLDEN_EPOCH, check_references=False, api_key=API_KEY
+    ).start()
 
 
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
@@ -252,7 +256,7 @@ def _send(
         server.url + path,
         data=None if body is None else orjson.dumps(body),
         method=method,
-        headers={"authorization": "Bearer sk-golden", "content-type": "application/json",
+        headers={"authorization": f"Bearer {API_KEY}", "content-type": "application/json",
                  "x-resplay-session": session},
     )  # fmt: skip
     try:
