@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 __all__ = ["compact", "finish", "prepare"]
 
 
+_CONTINUITY_TYPES = frozenset({"reasoning", "compaction", "compaction_trigger"})
+"""Item types that :func:`prepare` opens, expands or removes."""
+
+
 def _random_bytes(state: Session) -> Callable[[int], bytes]:
     """IVs from the session's id generator: seeded under ``--seed`` (DECISIONS 13)."""
     return lambda n: bytes.fromhex(state.ids.hex(2 * n))
@@ -47,8 +51,19 @@ def prepare(
     """
     context = [*history, *input_items]
     origins = reasoning.origins(len(history), request.get("input"))
-    window = compaction.expand(context, origins, request, sealer)
     reasoning_cfg = request.get("reasoning") or {}
+    if not state.ledger and not any(item.get("type") in _CONTINUITY_TYPES for item in context):
+        # Nothing to carry (most turns of models without reasoning): no blob to open, no compaction to
+        # expand, and an empty ledger means no item can have left its reasoning behind. Same result as
+        # the full path below, without its passes over the context.
+        window = compaction.Window(
+            items=list(context), origins=origins, threshold=compaction.threshold(request)
+        )
+        carry = reasoning.Carry(
+            reasoning_context=reasoning_cfg.get("context") or model.reasoning_context or "current_turn"
+        )
+        return context, window, carry
+    window = compaction.expand(context, origins, request, sealer)
     carry = reasoning.inspect(
         context,
         origins,

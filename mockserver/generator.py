@@ -22,7 +22,7 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,9 +167,9 @@ def decide(turn: TurnInput) -> Plan:
     return plan
 
 
-def last_user_text(context: Iterable[Mapping[str, Any]]) -> str:
+def last_user_text(context: Sequence[Mapping[str, Any]]) -> str:
     """Text of the latest user message in ``context`` ('' when there is none)."""
-    for item in reversed(list(context)):
+    for item in reversed(context):
         if item.get("role") == "user" and item.get("type", "message") == "message":
             return _content_text(item.get("content"))
     return ""

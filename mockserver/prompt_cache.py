@@ -128,9 +128,14 @@ def prefix_of(
     items: Sequence[Mapping[str, Any]],
     text_format: Mapping[str, Any] | None,
     reasoning_context: str,
+    rendered: tokens.Rendering | None = None,
 ) -> Prefix:
-    """Render a request and digest its prefix at every mark (same arguments as ``tokens.count_input``)."""
-    pieces, boundaries = tokens.render_pieces(
+    """Render a request and digest its prefix at every mark (same arguments as ``tokens.count_input``).
+
+    ``rendered`` is the request's :func:`tokens.render_pieces` when the caller has it already (the engine
+    renders each prompt once, for ``usage.input_tokens`` and for this digest).
+    """
+    pieces, boundaries = rendered or tokens.render_pieces(
         instructions=instructions,
         tools=tools,
         items=items,
@@ -225,6 +230,7 @@ class PromptCache:
         effort: str | None,
         now: float,
         response_id: str,
+        rendered: tokens.Rendering | None = None,
     ) -> Outcome:
         """Look the request's prefix up, write what the family writes, and remember it for diagnostics.
 
@@ -237,6 +243,7 @@ class PromptCache:
             effort: Effective reasoning effort.
             now: Session clock time.
             response_id: The new response's id (remembered for ``comparison_response_id``).
+            rendered: The context's :func:`tokens.render_pieces`, if already made (not rendered twice).
         """
         options = request.get("prompt_cache_options")
         options = options if isinstance(options, Mapping) else {}
@@ -252,6 +259,7 @@ class PromptCache:
                 items=context,
                 text_format=(request.get("text") or {}).get("format"),
                 reasoning_context=reasoning_context,
+                rendered=rendered,
             )
         outcome = Outcome()
         if prefix is not None and input_tokens >= MIN_TOKENS:

@@ -451,12 +451,14 @@ def seal_output(
         now: Session clock time.
         random_bytes: IV source (the session's seeded generator).
     """
-    prefix = fingerprint(context)
+    prefix: str | None = None  # fingerprinted once, and only when there is reasoning to seal (O(context))
     states: list[dict[str, Any]] = []
     counts = iter(tokens_by_item)
     for index, item in enumerate(output):
         if item.get("type") != "reasoning":
             continue
+        if prefix is None:
+            prefix = fingerprint(context)
         following = output[index + 1] if index + 1 < len(output) else None
         state = {
             "v": 1,

@@ -46,6 +46,7 @@ __all__ = [
     "IMAGE_TOKENS",
     "OVERHEADS",
     "PRO_MODE_TOKENS",
+    "Rendering",
     "TokenizerUnavailable",
     "count_input",
     "count_text",
@@ -861,6 +862,10 @@ def render_canonical(
     return "\n".join(text for text, _ in pieces)
 
 
+Rendering = tuple[list[tuple[str, int]], list[tuple[int, str]]]
+"""What :func:`render_pieces` returns: counted pieces and block boundaries."""
+
+
 def render_pieces(
     *,
     instructions: str | None,
@@ -870,7 +875,7 @@ def render_pieces(
     style: str = "harmony",
     text_format: Mapping[str, Any] | None = None,
     reasoning_context: str = "current_turn",
-) -> tuple[list[tuple[str, int]], list[tuple[int, str]]]:
+) -> Rendering:
     """The rendering :func:`count_input` counts, piece by piece, with its block boundaries.
 
     Returns:
