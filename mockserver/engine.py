@@ -39,7 +39,7 @@ from .clock import Clock, RealClock, VirtualClock
 from .config import ServerConfig
 from .containers import ContainerBook
 from .conversations import ConversationBook
-from .errors import InvalidRequest, NotFound
+from .errors import InvalidRequest, NotFound, missing_required
 from .events import stream_events
 from .faults import FaultBook
 from .files import FileBook
@@ -713,6 +713,12 @@ class Engine:
 
     def _model(self, request: Mapping[str, Any]) -> ModelInfo:
         name = request.get("model")
+        if name is None or (isinstance(name, str) and not name.strip()):
+            # Only /input_tokens (SDK: optional) and /compact (SDK: required, nullable) get here without
+            # one (create's validation refuses it first). Nothing public shows the API counting or
+            # compacting without a model, so: create's "Missing required parameter: 'model'." (chosen,
+            # docs/openapi-gaps.md G3), no longer "The requested model 'None' does not exist."
+            raise missing_required("model")
         model = self.catalog.lookup(name) if isinstance(name, str) else None
         if model is None:
             # Observed: 400 model_not_found, not 404 (real-traffic README).
