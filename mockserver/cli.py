@@ -165,6 +165,9 @@ async def _serve(config: ServerConfig, store: Store | None = None) -> None:
         await stop.wait()
     finally:
         await runner.cleanup()
+        close = getattr(store, "close", None)
+        if close is not None:  # a shared store fails this process's running jobs for the others (issue 12)
+            close()
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:

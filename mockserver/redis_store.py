@@ -36,18 +36,22 @@ completion has exactly one winner, and both processes then serve it).
 request time a Redis error answers 503 ``server_error`` (``code: "store_unavailable"``, chosen,
 docs/errors.md): a backend outage is a server error, never a 500 from client input.
 
+A process stopped with SIGTERM/SIGINT ends its running jobs ``failed`` (:meth:`RedisStore.close`, the
+SQLite store's wording); one killed with SIGKILL leaves them running until some process cancels them.
+
 Only records are shared: each process keeps its own clocks, queued replies, rules, journal, prompt cache,
 reasoning ledger, conversations, files and vector stores (README, "Storage backends").
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -55,8 +59,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .sqlite_store import record_from_json, record_to_json
-from .store import StoredResponse, StoreUnavailable
+from .sqlite_store import RESTART_MESSAGE, record_from_json, record_to_json
+from .store import RUNNING_STATUSES, StoredResponse, StoreUnavailable
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore", "describe_url"]
 
@@ -165,6 +169,8 @@ class RedisStore:
         self._delete_script = self._redis.register_script(_DELETE)
         self._lock = threading.Lock()
         self._recent: OrderedDict[tuple[str, str], tuple[bytes, StoredResponse]] = OrderedDict()
+        self._running: set[tuple[str, str]] = set()
+        """Background records this process put while they ran: its jobs, failed by :meth:`close`."""
         with self._guard():
             boots = int(self._redis.incr(f"{prefix}:boots"))
             self._redis.set(f"{prefix}:secret", secrets.token_hex(32), nx=True)
@@ -185,6 +191,10 @@ class RedisStore:
         with self._lock:
             if accepted:
                 self._remember((session, record.id), raw, record)
+                if status in RUNNING_STATUSES:
+                    self._running.add((session, record.id))
+                else:
+                    self._running.discard((session, record.id))
             else:  # the record ended elsewhere (module docstring): the next read fetches that version
                 self._recent.pop((session, record.id), None)
 
@@ -208,11 +218,13 @@ class RedisStore:
     def delete(self, session: str, response_id: str) -> bool:
         with self._lock:
             self._recent.pop((session, response_id), None)
+            self._running.discard((session, response_id))
         return bool(self._call(lambda: self._delete_script(self._keys(session), [response_id])))
 
     def clear(self, session: str | None = None) -> None:
         with self._lock:
             self._recent.clear()
+            self._running = {k for k in self._running if session is not None and k[0] != session}
         if session is not None:
             keys, sessions = self._keys(session), f"{self.prefix}:sessions"
 
@@ -247,8 +259,42 @@ class RedisStore:
         return self._call(total)
 
     def close(self) -> None:
-        """Close the connection pool (records stay in Redis)."""
+        """Fail this process's running background jobs (:meth:`abandon`), then close the connections."""
+        with suppress(StoreUnavailable):  # Redis is gone too: nothing to tell the other processes
+            self.abandon()
         self._redis.close()
+
+    def abandon(self) -> int:
+        """End ``failed`` every background job this process still runs, as the SQLite store does on reopen.
+
+        Called when the server stops (``resplay serve`` on SIGTERM/SIGINT): the other processes keep
+        serving, and their pollers and resumed streams must see an end rather than a job that never
+        finishes. The put's status rules keep a cancel that came first. Returns how many ended.
+        """
+        with self._lock:
+            running, self._running = self._running, set()
+        ended = 0
+        for session, response_id in running:
+            key = self._keys(session)[0]
+            raw = self._call(functools.partial(self._redis.hget, key, response_id))
+            if not isinstance(raw, bytes):
+                continue
+            record = record_from_json(raw)  # a copy: the live job's record is left alone
+            if record.response.get("status") not in RUNNING_STATUSES:
+                continue
+            failed = {
+                **record.response,
+                "status": "failed",
+                "error": {"code": "server_error", "message": RESTART_MESSAGE},
+            }
+            record.response = failed
+            if record.events is not None:
+                record.events.append(
+                    {"type": "response.failed", "sequence_number": len(record.events), "response": failed}
+                )
+            self.put(session, record)
+            ended += 1
+        return ended
 
     # --- internals -----------------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from mockserver.config import ServerConfig
 from mockserver.engine import Engine
 from mockserver.errors import InvalidRequest
 from mockserver.redis_store import RedisStore
+from mockserver.sqlite_store import RESTART_MESSAGE
 from mockserver.store import Store, StoredResponse, open_store
 
 from fidelity import assert_faithful
@@ -218,6 +219,15 @@ def test_two_processes_on_one_redis_serve_one_client_alternately(url: str) -> No
 
             ids = [first.id, second.id, job.id, doomed_id]
             assert len(set(ids)) == len(ids)
+
+            # A stops (SIGTERM) with a job still running: B then serves it ended, never running forever.
+            orphan = a.responses.create(model=MODEL, input="Never finished.", background=True)
+            procs[0].terminate()
+            procs[0].communicate(timeout=10)
+            ended = b.responses.with_raw_response.retrieve(orphan.id).http_response.json()
+            assert ended["status"] == "failed"
+            assert ended["error"] == {"code": "server_error", "message": RESTART_MESSAGE}
+            assert_faithful(ended)
     finally:
         for proc in procs:
             proc.terminate()
@@ -293,19 +303,46 @@ def test_every_backend_keeps_the_same_contract(any_store: Store) -> None:
     assert store.count() == 0 and store.get("b", "resp_b") is None
 
 
+def _response(store: RedisStore, response_id: str) -> dict[str, Any]:
+    record = store.get("s", response_id)
+    assert record is not None
+    return record.response
+
+
 def test_status_rules_make_cross_process_ends_race_free(url: str) -> None:
     store = RedisStore(url)
     store.put("s", _record("resp_a", "in_progress"))
     store.put("s", _record("resp_a", "cancelled"))  # a cancel from another process
     for late in ("in_progress", "completed", "failed"):  # the owner's later steps lose
         store.put("s", _record("resp_a", late))
-        assert store.get("s", "resp_a").response["status"] == "cancelled"  # type: ignore[union-attr]
+        assert _response(store, "resp_a")["status"] == "cancelled"
     store.put("s", _record("resp_b", "completed"))
     store.put("s", _record("resp_b", "cancelled"))  # too late: the job had finished
     store.put("s", _record("resp_b", "queued"))  # a finished record never runs again
-    assert store.get("s", "resp_b").response["status"] == "completed"  # type: ignore[union-attr]
+    assert _response(store, "resp_b")["status"] == "completed"
     store.put("s", _record("resp_b", "failed"))  # a stream fault may still fail a finished response
-    assert store.get("s", "resp_b").response["status"] == "failed"  # type: ignore[union-attr]
+    assert _response(store, "resp_b")["status"] == "failed"
+
+
+def test_closing_a_store_fails_only_its_own_jobs_still_running(url: str) -> None:
+    mine, theirs = RedisStore(url), RedisStore(url)
+    mine.put("s", _record("resp_run", "in_progress"))
+    mine.put("s", _record("resp_cancelled", "queued"))
+    mine.put("s", _record("resp_done", "in_progress"))
+    mine.put("s", _record("resp_done", "completed"))
+    theirs.put("s", _record("resp_cancelled", "cancelled"))  # a cancel from another process came first
+    theirs.put("s", _record("resp_other", "in_progress"))  # another process's job: not ours to end
+    mine.close()
+    status = {
+        rid: _response(theirs, rid) for rid in ("resp_run", "resp_cancelled", "resp_done", "resp_other")
+    }
+    assert {rid: r["status"] for rid, r in status.items()} == {
+        "resp_run": "failed",
+        "resp_cancelled": "cancelled",
+        "resp_done": "completed",
+        "resp_other": "in_progress",
+    }
+    assert status["resp_run"]["error"] == {"code": "server_error", "message": RESTART_MESSAGE}
 
 
 def test_an_unchanged_record_is_the_same_object_and_a_changed_one_is_reread(url: str) -> None:
