@@ -158,6 +158,16 @@ class ContainerBook:
         found = [c.object(now) for c in self._containers.values() if name is None or c.name == name]
         return page(found, limit=limit, order=order, after=after)
 
+    def adopt(self, container_id: str, *, now: float) -> None:
+        """A ``code_interpreter_call`` ran in ``container_id``: with ``container: {"type": "auto"}`` the API
+        creates that container, which later requests can name and ``/v1/containers`` can show; keep it
+        (name ``auto``, chosen), or mark a known one active."""
+        found = self._containers.get(container_id)
+        if found is None:
+            found = Container(container_id, "auto", int(now), int(now), DEFAULT_IDLE_MINUTES, "1g")
+            self._containers[container_id] = found
+        found.last_active_at = int(now)
+
     def use(self, container_id: str, *, now: float, param: str) -> None:
         """A request names the container in a ``code_interpreter`` tool: it must exist and not have expired;
         using it keeps it alive (``last_active_at``).

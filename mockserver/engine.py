@@ -360,6 +360,9 @@ class Engine:
         )
         plan = self._plan(turn) if job is None or job.failure is None else generator.Plan()
         record = self._materialize(turn, plan)
+        for item in record.response.get("output") or ():  # auto containers exist from now on (.containers)
+            if item.get("type") == "code_interpreter_call" and isinstance(item.get("container_id"), str):
+                turn.state.containers.adopt(item["container_id"], now=turn.now)
         return self._launch(turn, record, job)
 
     def _prepare(

@@ -117,6 +117,17 @@ def test_code_interpreter_container_is_checked(client: openai.OpenAI, server: Mo
         "param": None,
         "code": None,
     }
+    # An auto container is created by the call that runs in it, and can be named by later requests.
+    ran = client.responses.create(
+        model="gpt-5.5",
+        input="run code",
+        tools=[{"type": "code_interpreter", "container": {"type": "auto"}}],
+        tool_choice="required",
+    )
+    [auto_call] = [item for item in ran.output if item.type == "code_interpreter_call"]
+    assert client.containers.retrieve(auto_call.container_id).status == "running"
+    reuse: Any = {"type": "code_interpreter", "container": auto_call.container_id}
+    assert client.responses.create(model="gpt-5.5", input="again", tools=[reuse]).status == "completed"
     auto: Any = {"type": "code_interpreter", "container": {"type": "auto", "file_ids": ["file-missing"]}}
     with pytest.raises(openai.BadRequestError) as info:
         client.responses.create(model="gpt-5.5", input="run code", tools=[auto])
