@@ -34,6 +34,7 @@ from fidelity import (
     check_response,
 )
 from realtraffic import Interaction, responses_interactions, shared_root
+from sdk_versions import pinned_sdk_only
 
 REAL = shared_root() / "real-traffic"
 needs_shared = pytest.mark.skipif(
@@ -303,6 +304,7 @@ def test_recorded_objects_are_faithful(name: str) -> None:
 
 
 @needs_shared
+@pinned_sdk_only  # KNOWN_DRIFT and ALLOW_LIST are measured against SDK 3.51.0
 def test_every_openai_recording_passes_up_to_known_drift() -> None:
     seen: set[str] = set()
     checked = 0
@@ -351,6 +353,7 @@ def _strict_problems(name: str) -> list[str]:
 
 
 @needs_shared
+@pinned_sdk_only
 @pytest.mark.parametrize("entry", sorted(ALLOW_LIST))
 def test_allow_list_entry_is_needed_by_real_traffic(entry: str, fresh_checker: pytest.MonkeyPatch) -> None:
     assert _strict_problems(EVIDENCE[entry]) == []

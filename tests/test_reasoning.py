@@ -20,6 +20,7 @@ from mockserver.config import ServerConfig
 from mockserver.engine import Engine
 
 from fidelity import assert_faithful
+from sdk_versions import requires_sdk
 
 MODEL = "gpt-5.5"
 QUESTION = "What is the weather in Paris?"
@@ -333,6 +334,7 @@ def test_store_false_reasoning_by_id_without_blob_is_not_found(client: openai.Op
     )
 
 
+@requires_sdk("3.50.0", "Response.input_transformations")
 def test_other_model_family_withholds_the_reasoning(client: openai.OpenAI) -> None:
     first = first_turn(client)
     raw = client.responses.with_raw_response.create(
@@ -350,6 +352,7 @@ def test_other_model_family_withholds_the_reasoning(client: openai.OpenAI) -> No
     assert CONTINUED.search(raw.parse().output_text) is None
 
 
+@requires_sdk("3.50.0", "Response.input_transformations")
 def test_edited_history_withholds_the_reasoning(client: openai.OpenAI) -> None:
     first = first_turn(client)
     items = handoff(first)
