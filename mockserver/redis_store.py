@@ -40,7 +40,7 @@ A process stopped with SIGTERM/SIGINT ends its running jobs ``failed`` (:meth:`R
 SQLite store's wording); one killed with SIGKILL leaves them running until some process cancels them.
 
 Only records are shared: each process keeps its own clocks, queued replies, rules, journal, prompt cache,
-reasoning ledger, conversations, files and vector stores (README, "Storage backends").
+reasoning ledger, conversations, files and vector stores (README, "Persistence and limits").
 """
 
 from __future__ import annotations
