@@ -376,6 +376,24 @@ def test_seeded_ids_never_collide_and_the_first_process_keeps_memory_ids(url: st
     assert a.retrieve(other.id) == other.response and b.retrieve(first.id) == first.response
 
 
+def test_a_cancel_through_another_process_answers_what_a_local_cancel_answers(url: str) -> None:
+    request = {"model": MODEL, "input": "Write a long poem.", "background": True, "stream": True}
+    local = _engine("memory", seed=5)
+    job = local.create(request)
+    local.advance(2.0)
+    expected = local.cancel(job.id)
+    a, b = _engine(url, seed=5), _engine(url, seed=5)  # A is the namespace's first: the same ids
+    remote = a.create(request)
+    assert remote.id == job.id
+    a.advance(2.0)
+    assert b.cancel(remote.id) == expected  # same fields, same order, same output so far
+    assert list(b.cancel(remote.id)) == list(expected)
+    a.advance(1.0)  # A's next step adopts the end
+    assert a.retrieve(remote.id) == expected
+    assert remote.job is not None and remote.job.done
+    assert remote.job.events_from(0, obfuscation=False) == job.job.events_from(0, obfuscation=False)  # type: ignore[union-attr]
+
+
 def test_cancel_after_the_owner_finished_answers_the_finished_response(url: str) -> None:
     a, b = _engine(url), _engine(url)
     run = a.create({"model": MODEL, "input": "hi", "background": True})
