@@ -265,6 +265,9 @@ class Engine:
             generation = getattr(self.store, "generation", 0)
             namespace = f"{name}~{generation}" if generation else name
             found = Session(name, clock, IdFactory(self.config.seed, namespace))
+            shared_cache = getattr(self.store, "prompt_cache", None)
+            if shared_cache is not None:  # a shared store (Redis) keeps the prompt cache too (issue 12)
+                found.cache = shared_cache(name)
             if self.scenario is not None:
                 found.rules = self.scenario.copy()
             self._sessions[name] = found

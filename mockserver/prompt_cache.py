@@ -44,7 +44,7 @@ import hashlib
 import json
 from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
@@ -218,6 +218,31 @@ class PromptCache:
     ranks: dict[tuple[str, str | None, str], int] = field(default_factory=dict)
     remembered: OrderedDict[str, _Signature] = field(default_factory=OrderedDict)
     writes: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The whole state as plain JSON (a shared store keeps it between processes, issue 12)."""
+        return {
+            "entries": [[list(k), e.expires, e.keep, e.hard] for k, e in self.entries.items()],
+            "traffic": [[list(k), list(w)] for k, w in self.traffic.items()],
+            "ranks": [[list(k), n] for k, n in self.ranks.items()],
+            "remembered": [[rid, asdict(sig)] for rid, sig in self.remembered.items()],
+            "writes": self.writes,
+        }
+
+    def load_json(self, data: Mapping[str, Any] | None) -> None:
+        """Replace the state with one :meth:`to_json` wrote (``None``: empty)."""
+        data = data or {}
+        self.entries = OrderedDict(
+            ((k[0], k[1], k[2]), _Entry(expires, keep, hard))
+            for k, expires, keep, hard in data.get("entries", ())
+        )
+        self.traffic = {(k[0], k[1], k[2]): deque(w) for k, w in data.get("traffic", ())}
+        self.ranks = {(k[0], k[1], k[2]): int(n) for k, n in data.get("ranks", ())}
+        self.remembered = OrderedDict(
+            (rid, _Signature(**{**sig, "marks": tuple(Mark(**m) for m in sig["marks"])}))
+            for rid, sig in data.get("remembered", ())
+        )
+        self.writes = int(data.get("writes", 0))
 
     def account(
         self,

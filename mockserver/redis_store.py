@@ -11,12 +11,13 @@ Keys live under a namespace (``?prefix=NAME``, default ``resplay``), one group p
     {prefix}:s:{session}:responses   hash  id -> record (orjson, as the SQLite store writes it)
     {prefix}:s:{session}:status      hash  id -> response status (eviction and the cancel rules, below)
     {prefix}:s:{session}:order       zset  id -> insertion number (oldest first for --max-stored-responses)
+    {prefix}:s:{session}:cache       the session's prompt cache (:class:`SharedPromptCache`, one JSON value)
     {prefix}:sessions                set   sessions that hold responses (``count()`` over all)
     {prefix}:seq                     insertion counter
     {prefix}:boots                   processes that opened the namespace (the id component, below)
     {prefix}:secret                  the blob secret the processes share unless ``--secret`` is given
 
-``POST /_resplay/reset`` deletes one session's three keys (``?all=true``: every ``{prefix}:s:*`` key);
+``POST /_resplay/reset`` deletes one session's keys (``?all=true``: every ``{prefix}:s:*`` key);
 nothing outside the namespace is touched, and ``boots`` survives so a running process keeps unique ids.
 
 **Ids.** Seeded id sequences (``--seed``) repeat per session, so two processes with the same seed would
@@ -39,8 +40,13 @@ docs/errors.md): a backend outage is a server error, never a 500 from client inp
 A process stopped with SIGTERM/SIGINT ends its running jobs ``failed`` (:meth:`RedisStore.close`, the
 SQLite store's wording); one killed with SIGKILL leaves them running until some process cancels them.
 
-Only records are shared: each process keeps its own clocks, queued replies, rules, journal, prompt cache,
-reasoning ledger, conversations, files and vector stores (README, "Persistence and limits").
+**Prompt cache.** Each session's cache entries, overflow counters and remembered signatures
+(:mod:`.prompt_cache`) are one JSON value that every create reads and writes in a ``WATCH`` transaction,
+so a prefix cached through one process is a hit through another (the entries' deadlines are on the
+processes' clocks: use the real clock, or advance every process alike).
+
+Only records and the prompt cache are shared: each process keeps its own clocks, queued replies, rules,
+journal, reasoning ledger, conversations, files and vector stores (README, "Persistence and limits").
 """
 
 from __future__ import annotations
@@ -52,17 +58,20 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import orjson
 import redis
 from redis.backoff import NoBackoff
+from redis.client import Pipeline
 from redis.retry import Retry
 
+from .prompt_cache import Outcome, PromptCache
 from .sqlite_store import RESTART_MESSAGE, record_from_json, record_to_json
 from .store import RUNNING_STATUSES, StoredResponse, StoreUnavailable
 
-__all__ = ["DEFAULT_PREFIX", "RedisStore", "describe_url"]
+__all__ = ["DEFAULT_PREFIX", "RedisStore", "SharedPromptCache", "describe_url"]
 
 DEFAULT_PREFIX = "resplay"
 """Namespace of the keys when the URL has no ``?prefix=``."""
@@ -226,7 +235,7 @@ class RedisStore:
             self._recent.clear()
             self._running = {k for k in self._running if session is not None and k[0] != session}
         if session is not None:
-            keys, sessions = self._keys(session), f"{self.prefix}:sessions"
+            keys, sessions = [*self._keys(session), self.cache_key(session)], f"{self.prefix}:sessions"
 
             def forget() -> None:
                 pipe = self._redis.pipeline()
@@ -296,6 +305,30 @@ class RedisStore:
             ended += 1
         return ended
 
+    def prompt_cache(self, session: str) -> SharedPromptCache:
+        """The prompt cache of ``session``, kept here for every process (the engine asks at session start)."""
+        return SharedPromptCache(self, session)
+
+    def cache_key(self, session: str) -> str:
+        """The key of ``session``'s prompt-cache state."""
+        return f"{self.prefix}:s:{session}:cache"
+
+    def transact(self, key: str, step: Callable[[bytes | None], tuple[bytes, _T]]) -> _T:
+        """Read ``key``, compute its new value and a result, write it unless another process wrote first
+        (then start again: ``WATCH``/``MULTI``); returns the result."""
+
+        results: list[_T] = []
+
+        def attempt(pipe: Pipeline) -> None:
+            raw = pipe.get(key)
+            value, result = step(raw if isinstance(raw, bytes) else None)
+            results[:] = [result]  # the last attempt's (a retry starts from the other process's state)
+            pipe.multi()
+            pipe.set(key, value)
+
+        self._call(lambda: self._redis.transaction(attempt, key))
+        return results[0]
+
     # --- internals -----------------------------------------------------------------------------------
 
     def _keys(self, session: str) -> list[str]:
@@ -319,3 +352,24 @@ class RedisStore:
             yield
         except redis.RedisError as exc:
             raise StoreUnavailable(self.where, exc) from exc
+
+
+class SharedPromptCache(PromptCache):
+    """A session's :class:`~mockserver.prompt_cache.PromptCache` whose state lives in Redis.
+
+    Every :meth:`account` loads the state, runs the usual accounting and writes the state back in one
+    optimistic transaction, so processes sharing the store agree on what is cached (issue 12).
+    """
+
+    def __init__(self, store: RedisStore, session: str) -> None:
+        super().__init__()
+        self._store = store
+        self._key = store.cache_key(session)
+
+    def account(self, request: Any, **details: Any) -> Outcome:
+        def step(raw: bytes | None) -> tuple[bytes, Outcome]:
+            self.load_json(orjson.loads(raw) if raw else None)
+            outcome = PromptCache.account(self, request, **details)
+            return orjson.dumps(self.to_json()), outcome
+
+        return self._store.transact(self._key, step)

@@ -420,6 +420,27 @@ def test_a_stream_resumed_on_another_process_follows_the_job_to_its_end(url: str
     assert b.session().clock.pending() == 0  # polling stopped
 
 
+LONG_PROMPT = "Here is the project's long shared context. " * 300  # well over 1,024 tokens
+
+
+def _cached(engine: Engine, session: str = "default") -> int:
+    request = {"model": MODEL, "input": LONG_PROMPT, "prompt_cache_key": "k"}
+    usage = engine.create(request, session=session).response["usage"]
+    return int(usage["input_tokens_details"]["cached_tokens"])
+
+
+def test_a_prefix_cached_through_one_process_is_a_hit_through_the_other(url: str) -> None:
+    alone = _engine("memory"), _engine("memory")
+    assert (_cached(alone[0]), _cached(alone[1])) == (0, 0)  # separate processes, separate caches
+    a, b = _engine(url), _engine(url)
+    assert _cached(a) == 0
+    hit = _cached(b)
+    assert hit > 1024 and hit % 128 == 0
+    assert _cached(a, "other") == 0  # sessions stay apart
+    a.reset("default")  # a reset clears the shared cache too, for every process
+    assert _cached(b) == 0
+
+
 def test_encrypted_reasoning_from_one_process_opens_in_the_other(url: str) -> None:
     a, b = _engine(url), _engine(url)
     request: dict[str, Any] = {
