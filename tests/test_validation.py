@@ -423,11 +423,16 @@ _json_scalars = (
     | st.floats(allow_nan=False)
     | st.text(max_size=8)
 )
-_json = st.recursive(
-    _json_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=20,
-)
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    # A named function, not a lambda: hypothesis reads the extend function's source to check it uses its
+    # argument, and a lambda's source inside a multi-line call was misread once (deprecation warning ->
+    # error under filterwarnings=error).
+    return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+
+
+_json = st.recursive(_json_scalars, _containers, max_leaves=20)
 _KEYS = "model input tools text reasoning metadata temperature type role content stream include tool_choice"
 _keys = st.sampled_from([*_KEYS.split(), "previous_response_id", "conversation"])
 _bodies = st.dictionaries(_keys | st.text(max_size=6), _json, max_size=6)
