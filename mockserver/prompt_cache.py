@@ -219,6 +219,15 @@ class PromptCache:
     remembered: OrderedDict[str, _Signature] = field(default_factory=OrderedDict)
     writes: int = 0
 
+    @staticmethod
+    def uses_state(request: Mapping[str, Any], *, model: ModelInfo, input_tokens: int) -> bool:
+        """Whether :meth:`account` reads or writes the state for this request: a long enough prompt, a
+        ``comparison_response_id``, or a gpt-5.6+ model (it remembers every signature). Keep in step with
+        :meth:`account`; a shared store saves its round trips when this is false."""
+        options = request.get("prompt_cache_options")
+        comparison = options.get("comparison_response_id") if isinstance(options, Mapping) else None
+        return input_tokens >= MIN_TOKENS or bool(comparison) or model.cache_rule == "gpt56plus"
+
     def to_json(self) -> dict[str, Any]:
         """The whole state as plain JSON (a shared store keeps it between processes, issue 12)."""
         return {

@@ -367,6 +367,9 @@ class SharedPromptCache(PromptCache):
         self._key = store.cache_key(session)
 
     def account(self, request: Any, **details: Any) -> Outcome:
+        if not self.uses_state(request, model=details["model"], input_tokens=details["input_tokens"]):
+            return PromptCache.account(self, request, **details)  # nothing cached is read or written
+
         def step(raw: bytes | None) -> tuple[bytes, Outcome]:
             self.load_json(orjson.loads(raw) if raw else None)
             outcome = PromptCache.account(self, request, **details)
