@@ -1,4 +1,4 @@
-"""Loading a cassette for replay: fast, and exactly what it was (docs/performance.md, replay).
+"""Loading a cassette for replay: fast, exactly what it was, and never rewritten (docs/performance.md).
 
 ``load_yaml`` builds plain documents straight from the parser's events and hands anything unusual to
 ``yaml.load``; these tests compare the two on documents that exercise every scalar type, the shapes
@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import datetime
 import math
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 import yaml
 from hypothesis import given, settings, strategies as st
+from plugin_helpers import replay_with_sdk
 
 from pytest_plugin import cassette
 from pytest_plugin.cassette import dump_yaml, load_yaml
@@ -202,3 +206,19 @@ def test_replaying_a_cassette_does_not_import_the_server() -> None:
     assert mockserver.MockServer.__name__ == "MockServer"
     with pytest.raises(AttributeError):
         _ = mockserver.NoSuchName  # type: ignore[attr-defined]
+
+
+IMPORTED = sorted(p.stem for p in (ROOT / "cassettes" / "imported").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", IMPORTED)
+def test_a_replay_leaves_the_cassette_file_untouched(name: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{name}.yaml"
+    shutil.copyfile(ROOT / "cassettes" / "imported" / f"{name}.yaml", path)
+    os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    before = path.read_bytes()
+    client = openai.OpenAI(base_url="https://api.openai.com/v1", api_key="sk-test", max_retries=0)
+    assert replay_with_sdk(path, client) == "clean"
+    assert path.read_bytes() == before
+    assert path.stat().st_mtime_ns == 1_000_000_000  # not even rewritten with the same bytes
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no cache or temporary files
