@@ -250,7 +250,8 @@ class ResplayCassette(Cassette):  # type: ignore[misc]
             if self.play_counts[index] and not self.allow_playback_repeats:
                 continue
             response = self.data[index][1]
-            diffs, pending = compare(self._recorded(index), live, self.bindings)
+            # Only "does it match?" here: the first difference settles it (the message lists them).
+            diffs, pending = compare(self._recorded(index), live, self.bindings, limit=1)
             if not diffs:
                 self._pending[index] = pending
                 yield index, response

@@ -149,8 +149,16 @@ def _drop(value: Any, steps: list[str]) -> Any:
     return value
 
 
-def compare(recorded: Normalised, live: Normalised, bindings: Bindings) -> tuple[list[str], dict[str, str]]:
+_MAX_DIFFS = 12
+
+
+def compare(
+    recorded: Normalised, live: Normalised, bindings: Bindings, *, limit: int = _MAX_DIFFS
+) -> tuple[list[str], dict[str, str]]:
     """Compare a recorded request with a live one.
+
+    Args:
+        limit: Stop looking after this many differences (1 answers "do they match?" soonest).
 
     Returns:
         The differences (empty when they match) and the new symbol pairs the match implies.
@@ -165,8 +173,8 @@ def compare(recorded: Normalised, live: Normalised, bindings: Bindings) -> tuple
         for index, (r, v) in enumerate(zip(recorded.path, live.path, strict=True)):
             if not _same_leaf(r, v, bindings, pending):
                 diffs.append(f"path segment {index}: recorded {r!r}, live {v!r}")
-    _walk(dict(_multi(recorded.query)), dict(_multi(live.query)), "query", bindings, pending, diffs)
-    _walk(recorded.body, live.body, "body", bindings, pending, diffs)
+    _walk(dict(_multi(recorded.query)), dict(_multi(live.query)), "query", bindings, pending, diffs, limit)
+    _walk(recorded.body, live.body, "body", bindings, pending, diffs, limit)
     return diffs, pending
 
 
@@ -206,13 +214,16 @@ def _same_leaf(recorded: Any, live: Any, bindings: Bindings, pending: dict[str, 
     )
 
 
-_MAX_DIFFS = 12
-
-
 def _walk(
-    recorded: Any, live: Any, where: str, bindings: Bindings, pending: dict[str, str], diffs: list[str]
+    recorded: Any,
+    live: Any,
+    where: str,
+    bindings: Bindings,
+    pending: dict[str, str],
+    diffs: list[str],
+    limit: int = _MAX_DIFFS,
 ) -> None:
-    if len(diffs) >= _MAX_DIFFS:
+    if len(diffs) >= limit:
         return
     if isinstance(recorded, dict) and isinstance(live, dict):
         for key in recorded.keys() | live.keys():
@@ -222,13 +233,13 @@ def _walk(
             elif key not in recorded:
                 diffs.append(f"{here}: not recorded, live {_short(live[key])}")
             else:
-                _walk(recorded[key], live[key], here, bindings, pending, diffs)
+                _walk(recorded[key], live[key], here, bindings, pending, diffs, limit)
         return
     if isinstance(recorded, list) and isinstance(live, list):
         if len(recorded) != len(live):
             diffs.append(f"{where}: recorded {len(recorded)} items, live {len(live)} items")
         for index, (r, v) in enumerate(zip(recorded, live, strict=False)):
-            _walk(r, v, f"{where}[{index}]", bindings, pending, diffs)
+            _walk(r, v, f"{where}[{index}]", bindings, pending, diffs, limit)
         return
     if not _same_leaf(recorded, live, bindings, pending):
         diffs.append(f"{where}: recorded {_short(recorded)}, live {_short(live)}")
