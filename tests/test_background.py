@@ -266,6 +266,24 @@ def test_real_clock_moves_jobs_without_advancing() -> None:
         assert kinds[-1] == "response.completed"
 
 
+def test_a_failing_timer_does_not_stop_the_ticker(caplog: pytest.LogCaptureFixture) -> None:
+    """A timer callback that raises (a bug, a store outage in a job step) is logged; the real-clock ticker
+    goes on firing the others, so later background jobs still finish."""
+
+    def explode() -> None:
+        raise RuntimeError("boom")
+
+    with (
+        MockServer(clock="real", background_queued=0.01, background_in_progress=0.01) as server,
+        openai.OpenAI(base_url=server.base_url, api_key="sk", max_retries=0, timeout=20) as client,
+    ):
+        with server.engine.lock:
+            server.engine.session().clock.call_later(0.0, explode)
+        stream = client.responses.create(model="gpt-4o", input="hi", background=True, stream=True)
+        assert [event.type for event in stream][-1] == "response.completed"
+    assert any("a timer callback failed" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
 # --- streams ----------------------------------------------------------------------------------------
 
 

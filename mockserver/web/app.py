@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -63,6 +64,9 @@ def make_app(engine: Engine) -> web.Application:
     return app
 
 
+logger = logging.getLogger("resplay")
+
+
 async def _ticker(app: web.Application) -> AsyncIterator[None]:
     """Fire the engine's timers when their deadlines pass (real clock; virtual clocks never pass them)."""
     engine = app[ENGINE]
@@ -79,7 +83,13 @@ async def _ticker(app: web.Application) -> AsyncIterator[None]:
     async def run() -> None:
         while True:
             with engine.lock:
-                engine.fire_due()
+                try:
+                    engine.fire_due()
+                except Exception:
+                    # A failing timer (a bug, or a store outage inside a job step) must not stop the
+                    # ticker: every later background job, latency pace and webhook retry would stall.
+                    # The failed timer was taken off the heap before it ran, so the rest go on.
+                    logger.exception("resplay: a timer callback failed; the other timers keep running")
                 delay = engine.next_deadline()
             wake.clear()
             timeout = None if delay is None else max(delay, 0.0)
