@@ -49,7 +49,12 @@ def test_openai_range_matches_the_extra_and_the_sdk_matrix() -> None:
 
 def test_websockets_and_python_ranges() -> None:
     websockets = requirement(PYPROJECT["project"]["dependencies"], "websockets")
-    assert f"`{websockets}`" in table_row("websockets")[1]
+    row = table_row("websockets")
+    assert f"`{websockets}`" in row[1]
+    matrix = (ROOT / ".ci" / "sdk-matrix").read_text(encoding="utf-8")
+    oldest = re.search(r"RESPLAY_OLDEST_WEBSOCKETS:-([\d.]+)\}", matrix)
+    assert oldest is not None and oldest.group(1) in row[2]
+    assert websockets.startswith(f">={oldest.group(1).split('.')[0]},")  # the floor is what the matrix tests
     python = PYPROJECT["project"]["requires-python"]
     assert python.startswith(">=") and table_row("Python")[1].startswith(python[2:] + "+")
 
