@@ -180,7 +180,7 @@ class ResplayCassette(Cassette):  # type: ignore[misc]
         self.mismatches: list[str] = []
         """Every fail-closed message raised so far (re-raised by :meth:`verify`)."""
         self._recorded_cache: dict[int, Normalised] = {}
-        self._last_normalised: tuple[tuple[str, str, bytes | None], Normalised] | None = None
+        self._last_normalised: tuple[tuple[CassetteOptions, str, str, bytes | None], Normalised] | None = None
         self._unplayed_from: tuple[object, int] = (None, 0)
         self._pending: dict[int, dict[str, str]] = {}
         self._loading = False
@@ -217,11 +217,12 @@ class ResplayCassette(Cassette):  # type: ignore[misc]
 
     def _normalise(self, request: VcrRequest) -> Normalised:
         # vcrpy asks twice per request (``can_play_response_for``, then ``play_response``): the last
-        # result is kept, keyed by the parts it depends on (the options and redactor are fixed).
-        key = (request.method, request.uri, request_body(request))
-        if self._last_normalised is not None and self._last_normalised[0] == key:
-            return self._last_normalised[1]
-        full = normalise(*key, ignore=self.options.ignore, redact=self.redactor.text)
+        # result is kept, keyed by everything it depends on (the redactor is fixed per cassette).
+        key = (self.options, request.method, request.uri, request_body(request))
+        last = self._last_normalised
+        if last is not None and last[0][0] is key[0] and last[0][1:] == key[1:]:
+            return last[1]
+        full = normalise(*key[1:], ignore=self.options.ignore, redact=self.redactor.text)
         parts = self.options.match_on
         found = Normalised(
             full.method if "method" in parts else "",
