@@ -118,7 +118,10 @@ KNOWN_GAPS: tuple[tuple[str, str], ...] = (
     ("G12 cross-field rules", r"^POST \S+ 400 unsupported_value reasoning\.effort "),
     ("G12 cross-field rules", r"^GET \S+ 400 None stream "),
     ("G12 cross-field rules", r"^POST \S+/cancel 400 None None Cannot cancel a synchronous response"),
-    ("G12 cross-field rules", r"^POST \S+ 400 None tool_choice Tool choice '.*' not found in 'tools' param"),
+    (
+        "G12 cross-field rules",
+        r"^POST \S+ 400 None tool_choice Tool choice '.*' (not found in|must be specified with) 'tools' ",
+    ),
     ("G16 encrypted content", r"^POST \S+ 400 invalid_encrypted_content None The encrypted content "),
 )
 
@@ -189,6 +192,8 @@ SPEC_PATCHES: tuple[tuple[str, tuple[str, ...], Any], ...] = (
      lambda content: {**content, "text/event-stream": _EVENTS}),
     ("G18", (*_PROPS, "prompt_cache_retention", "anyOf", "0", "enum"),
      lambda values: ["in_memory" if v == "in-memory" else v for v in values]),
+    ("G18", ("components", "schemas", "WebSearchActionFind", "properties", "type", "enum"),
+     lambda values: ["find_in_page" if v == "find" else v for v in values]),
 )  # fmt: skip
 
 
