@@ -46,6 +46,7 @@ from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from openai.types.responses import input_token_count_params, response_compact_params, response_create_params
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.errors import UnsupportedSchema
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -449,6 +450,7 @@ def _steer(api: Api, label: str, case: Any, mode: GenerationMode, data: Any) -> 
     that exist (a fresh one for DELETE and cancel, which use it up).
     """
     if mode is not GenerationMode.POSITIVE:
+        _steer_negative(case, label, data)
         return
     how = data.draw(
         st.sampled_from(["model", "model and two fields", "streamed", "as generated"]), label="steer"
@@ -476,6 +478,23 @@ def _steer(api: Api, label: str, case: Any, mode: GenerationMode, data: Any) -> 
             case.path_parameters["response_id"] = api.fresh_id(label, data)
         else:
             case.path_parameters["response_id"] = data.draw(st.sampled_from(api.pool), label="id")
+
+
+def _steer_negative(case: Any, label: str, data: Any) -> None:
+    """Half of the schema-invalid bodies get a model, so the invalid part is what answers.
+
+    The file requires nothing, so an absent ``model`` is never the mutation. Ids are left as generated:
+    swapped for existing ones, the GET query strings would reach resplay's lenient query parsing (G21).
+    """
+    if not data.draw(st.booleans(), label="steer"):
+        return
+    if (
+        isinstance(case.body, dict)
+        and label.startswith("POST")
+        and "{" not in label
+        and "model" not in case.body
+    ):
+        case.body["model"] = data.draw(st.sampled_from(MODELS), label="model")
 
 
 def _run(api: Api, label: str, mode: GenerationMode, examples: int) -> collections.Counter[int]:
@@ -512,7 +531,18 @@ def _run(api: Api, label: str, mode: GenerationMode, examples: int) -> collectio
             transport_kwargs={"base_url": api.server.base_url, "session": api.http, "headers": AUTH},
         )
 
-    one()
+    for attempt in range(3):
+        try:
+            one()
+            break
+        except UnsupportedSchema:
+            # schemathesis 4.32's negative mode now and then cannot build the complement of a nested
+            # schema ("a `not` whose complement is not spelled out"; 1 of 5 runs of 300 create examples
+            # here). What already ran counts; with too little, a new run draws other mutations.
+            if sum(statuses.values()) >= examples // 2:
+                break
+            if attempt == 2:
+                raise
     return statuses
 
 
@@ -554,7 +584,11 @@ def test_the_fields_newer_than_the_file_are_the_known_ones() -> None:
 def test_every_gap_the_test_leans_on_is_documented() -> None:
     doc = (Path(__file__).parents[1] / "docs" / "openapi-gaps.md").read_text(encoding="utf-8")
     headings = set(re.findall(r"^## (G\d+)\b", doc, flags=re.MULTILINE))
-    used = {name.split()[0] for name, _ in KNOWN_GAPS} | {gap for gap, _, _ in SPEC_PATCHES} | {"G1", "G20"}
+    used = (
+        {name.split()[0] for name, _ in KNOWN_GAPS}
+        | {gap for gap, _, _ in SPEC_PATCHES}
+        | {"G1", "G20", "G21"}
+    )
     assert used <= headings, sorted(used - headings)
 
 
