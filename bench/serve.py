@@ -78,9 +78,9 @@ async def serve(app: web.Application, host: str, port: int) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     print(f"ready {server.sockets[0].getsockname()[1]}", flush=True)
-    from mockserver.cli import freeze_startup_heap
+    from mockserver.cli import tune_collector
 
-    freeze_startup_heap()  # as `resplay serve` does once it listens
+    tune_collector()  # as `resplay serve` does once it listens
     try:
         await stop.wait()
     finally:

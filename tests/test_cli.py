@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import signal
 import subprocess
@@ -63,3 +64,19 @@ def test_two_in_process_servers_get_their_own_ports() -> None:
         assert a.ws_url == f"ws://127.0.0.1:{a.port}/v1/responses"
         assert b.base_url == f"http://127.0.0.1:{b.port}/v1"
     assert a.port is not None  # stop() keeps the last address for messages
+
+
+def test_the_server_process_tunes_its_collector_and_mockserver_leaves_it_alone() -> None:
+    """``resplay serve`` freezes its start-up heap and raises the collection thresholds (its process is
+    its own); ``MockServer`` runs inside the user's process and must not touch either."""
+    code = (
+        "import gc; from mockserver.cli import tune_collector; tune_collector(); "
+        "print(gc.get_threshold(), gc.get_freeze_count() > 1000)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["(50000,", "50,", "100)", "True"]
+
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    with MockServer():
+        pass
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
