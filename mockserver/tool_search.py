@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -333,7 +332,7 @@ def _client_arguments(search: Mapping[str, Any], text: str, seed: int) -> dict[s
     if not isinstance(schema, Mapping) or not isinstance(schema.get("properties"), Mapping):
         return {"query": goal}
     values: dict[str, Any] = {}
-    rng = random.Random(seed)
+    rng = generator.Draws(seed)
     for name, sub in schema["properties"].items():
         sub_map = sub if isinstance(sub, Mapping) else {}
         values[name] = (
