@@ -208,3 +208,25 @@ def test_journal_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(5):
         engine.record({"n": i}, "bounded")
     assert [e["n"] for e in engine.session("bounded").journal] == [2, 3, 4]
+
+
+@given(seed=st.integers(), n=st.integers(1, 60), k=st.integers(0, 70), low=st.integers(-5, 5))
+def test_draws_are_in_range_distinct_and_repeatable(seed: int, n: int, k: int, low: int) -> None:
+    """The default model's SplitMix64 draws: ``sample`` gives distinct elements of the sequence, ``randint``
+    stays in its closed range, and the same seed gives the same draws."""
+    items = [f"s{i}" for i in range(n)]
+    a, b = generator.Draws(seed), generator.Draws(seed)
+    picked = a.sample(items, k)
+    assert picked == b.sample(items, k)
+    assert len(picked) == min(k, n) and len(set(picked)) == len(picked) and set(picked) <= set(items)
+    value = a.randint(low, low + n)
+    assert low <= value <= low + n and value == b.randint(low, low + n)
+    assert a.choice(items) == b.choice(items) in items
+
+
+def test_draws_cover_every_outcome_evenly() -> None:
+    draws = generator.Draws(7)
+    counts = [0] * 6
+    for _ in range(6000):
+        counts[draws.randint(1, 6) - 1] += 1
+    assert min(counts) > 850 and max(counts) < 1150  # ~1000 each; a stuck or biased generator fails
