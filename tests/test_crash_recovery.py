@@ -9,22 +9,20 @@ SIGKILL, a restart on the same file, and a count of what came back. Loopback onl
 from __future__ import annotations
 
 import json
-import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
+from serve_process import ready_port, spawn
 
 from mockserver.sqlite_store import RESTART_MESSAGE
 
 pytestmark = pytest.mark.slow
 
-READY = re.compile(r"^resplay listening on http://127\.0\.0\.1:(\d+)/v1$")
 SESSIONS = ("default", "alice", "bob", "carol")
 STORED = 1000
 JOBS = 60
@@ -33,31 +31,9 @@ JOBS = 60
 def _serve(db: Path) -> tuple[subprocess.Popen[str], int, float]:
     """Start ``resplay serve`` on ``db``; return it, its port and the seconds until its ready line."""
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mockserver",
-            "serve",
-            "--port",
-            "0",
-            "--clock",
-            "virtual",
-            "--store",
-            f"sqlite:{db}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline().rstrip("\n")
-    ready = time.perf_counter() - started
-    match = READY.match(line)
-    if not match:
-        proc.kill()
-        raise AssertionError(f"{line!r} {proc.communicate()[1]}")
-    return proc, int(match.group(1)), ready
+    proc = spawn("--clock", "virtual", "--store", f"sqlite:{db}")
+    port = ready_port(proc)
+    return proc, port, time.perf_counter() - started
 
 
 def _post(http: httpx2.Client, session: str, path: str, body: dict[str, Any]) -> dict[str, Any]:

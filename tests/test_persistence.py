@@ -7,7 +7,6 @@ file; the rest drives the pure engine (breadth) and a ``MockServer`` (eviction o
 from __future__ import annotations
 
 import json
-import re
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from typing import Any
 
 import openai
 import pytest
+from serve_process import ready_port, spawn
 
 from mockserver import MockServer
 from mockserver.config import ServerConfig
@@ -27,35 +27,11 @@ from mockserver.store import MemoryStore, Store, StoredResponse, open_store
 
 from fidelity import assert_faithful
 
-READY = re.compile(r"^resplay listening on http://127\.0\.0\.1:(\d+)/v1$")
-
 
 def _serve(db: Path) -> tuple[subprocess.Popen[str], int]:
     # No --seed: a seeded restart would hand out the same ids again (README, "Persistence").
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mockserver",
-            "serve",
-            "--port",
-            "0",
-            "--clock",
-            "virtual",
-            "--store",
-            f"sqlite:{db}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline().rstrip("\n")
-    match = READY.match(line)
-    if not match:
-        proc.kill()
-        raise AssertionError(f"{line!r} {proc.communicate()[1]}")
-    return proc, int(match.group(1))
+    proc = spawn("--clock", "virtual", "--store", f"sqlite:{db}")
+    return proc, ready_port(proc)
 
 
 def _advance(port: int, seconds: float) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -29,6 +28,7 @@ import pytest
 pytest.importorskip("redis", reason="the redis client is not installed (pip install 'resplay[redis]')")
 
 import redis
+from serve_process import ready_port, spawn
 
 from mockserver import MockServer
 from mockserver.clock import VirtualClock
@@ -41,7 +41,6 @@ from mockserver.store import Store, StoredResponse, open_store
 
 from fidelity import assert_faithful
 
-READY = re.compile(r"^resplay listening on http://127\.0\.0\.1:(\d+)/v1$")
 MODEL = "gpt-5.5"
 
 
@@ -116,22 +115,11 @@ def url(redis_server: RedisServer) -> str:
 
 
 def _serve(store: str, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--store", store, *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return spawn("--store", store, *extra)
 
 
 def _ready(proc: subprocess.Popen[str]) -> int:
-    assert proc.stdout is not None
-    line = proc.stdout.readline().rstrip("\n")
-    match = READY.match(line)
-    if not match:
-        proc.kill()
-        raise AssertionError(f"{line!r} {proc.communicate()[1]}")
-    return int(match.group(1))
+    return ready_port(proc)
 
 
 def _admin(port: int, path: str, body: dict[str, Any] | None = None) -> Any:
