@@ -68,7 +68,7 @@ from redis.client import Pipeline
 from redis.retry import Retry
 
 from .prompt_cache import Outcome, PromptCache
-from .sqlite_store import RESTART_MESSAGE, record_from_json, record_to_json
+from .sqlite_store import fail_lost_job, record_from_json, record_to_json
 from .store import RUNNING_STATUSES, StoredResponse, StoreUnavailable
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore", "SharedPromptCache", "describe_url"]
@@ -291,16 +291,7 @@ class RedisStore:
             record = record_from_json(raw)  # a copy: the live job's record is left alone
             if record.response.get("status") not in RUNNING_STATUSES:
                 continue
-            failed = {
-                **record.response,
-                "status": "failed",
-                "error": {"code": "server_error", "message": RESTART_MESSAGE},
-            }
-            record.response = failed
-            if record.events is not None:
-                record.events.append(
-                    {"type": "response.failed", "sequence_number": len(record.events), "response": failed}
-                )
+            fail_lost_job(record)
             self.put(session, record)
             ended += 1
         return ended

@@ -28,10 +28,26 @@ import orjson
 
 from .store import RUNNING_STATUSES, StoredResponse
 
-__all__ = ["RESTART_MESSAGE", "SqliteStore", "record_from_json", "record_to_json"]
+__all__ = ["RESTART_MESSAGE", "SqliteStore", "fail_lost_job", "record_from_json", "record_to_json"]
 
 RESTART_MESSAGE = "The server restarted before this background response finished."
 """``error.message`` of a background response whose job was lost with its process (chosen)."""
+
+
+def fail_lost_job(record: StoredResponse) -> None:
+    """End the record of a background job that was lost with its process: ``failed`` with
+    :data:`RESTART_MESSAGE`, and a ``response.failed`` event so resumed streams see the end too."""
+    failed = {
+        **record.response,
+        "status": "failed",
+        "error": {"code": "server_error", "message": RESTART_MESSAGE},
+    }
+    record.response = failed
+    if record.events is not None:
+        record.events.append(
+            {"type": "response.failed", "sequence_number": len(record.events), "response": failed}
+        )
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -186,16 +202,7 @@ class SqliteStore:
         ).fetchall()
         for seq, raw in rows:
             record = record_from_json(raw)
-            failed = {
-                **record.response,
-                "status": "failed",
-                "error": {"code": "server_error", "message": RESTART_MESSAGE},
-            }
-            record.response = failed
-            if record.events is not None:
-                record.events.append(
-                    {"type": "response.failed", "sequence_number": len(record.events), "response": failed}
-                )
+            fail_lost_job(record)
             self._db.execute(
                 "UPDATE responses SET status = ?, record = ? WHERE seq = ?",
                 ("failed", record_to_json(record), seq),
