@@ -171,6 +171,20 @@ def test_two_processes_on_one_redis_serve_one_client_alternately(url: str) -> No
                 == b.responses.input_items.list(first.id).data[0].id
             )
 
+            # WebSocket mode on B continues A's stored HTTP response, and A serves what B's socket made.
+            ws_client = openai.OpenAI(
+                base_url=f"http://127.0.0.1:{port_b}/v1",
+                websocket_base_url=f"ws://127.0.0.1:{port_b}/v1",
+                api_key="sk-test",
+                max_retries=0,
+            )
+            with ws_client.responses.connect() as conn:
+                conn.response.create(model=MODEL, input="And over a socket?", previous_response_id=second.id)
+                ended = next(e for e in conn if e.type in ("response.completed", "error"))
+            assert ended.type == "response.completed"
+            over_ws = a.responses.retrieve(ended.response.id)  # type: ignore[union-attr]
+            assert over_ws.previous_response_id == second.id and over_ws.output_text
+
             a.responses.delete(first.id)
             with pytest.raises(openai.NotFoundError):
                 b.responses.retrieve(first.id)
