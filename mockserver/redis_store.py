@@ -16,6 +16,7 @@ Keys live under a namespace (``?prefix=NAME``, default ``resplay``), one group p
     {prefix}:seq                     insertion counter
     {prefix}:boots                   processes that opened the namespace (the id component, below)
     {prefix}:secret                  the blob secret the processes share unless ``--secret`` is given
+    {prefix}:alive:{generation}      a live process's lease (expires unless renewed; below)
 
 ``POST /_resplay/reset`` deletes one session's keys (``?all=true``: every ``{prefix}:s:*`` key);
 nothing outside the namespace is touched, and ``boots`` survives so a running process keeps unique ids.
@@ -38,7 +39,11 @@ request time a Redis error answers 503 ``server_error`` (``code: "store_unavaila
 docs/errors.md): a backend outage is a server error, never a 500 from client input.
 
 A process stopped with SIGTERM/SIGINT ends its running jobs ``failed`` (:meth:`RedisStore.close`, the
-SQLite store's wording); one killed with SIGKILL leaves them running until some process cancels them.
+SQLite store's wording). One killed with SIGKILL cannot, so each process also holds a lease,
+``{prefix}:alive:{generation}``, that a daemon thread renews on the wall clock (``?lease=SECONDS``,
+default 15; a liveness signal, not API time, so it runs under a virtual clock too). A running record
+names its owner; a process that reads another owner's running record after that owner's lease has
+expired ends it ``failed`` the same way, so pollers and resumed streams on the survivors see an end.
 
 **Prompt cache.** Each session's cache entries, overflow counters and remembered signatures
 (:mod:`.prompt_cache`) are one JSON value that every create reads and writes in a ``WATCH`` transaction,
@@ -81,6 +86,9 @@ _RECENT = 512
 """Records kept with their bytes so an unchanged record is the same object on the next read."""
 
 _T = TypeVar("_T")
+
+DEFAULT_LEASE = 15.0
+"""Seconds a process's lease lives without renewal (renewed every third of it)."""
 
 # KEYS: responses, status, order, seq, sessions. ARGV: id, status, record, limit (-1: none), session.
 # The status rules make cross-process cancels race-free (module docstring).
@@ -162,10 +170,17 @@ class RedisStore:
         prefix = next((v for k, v in query if k == "prefix"), DEFAULT_PREFIX)
         if not _PREFIX.fullmatch(prefix):
             raise ValueError(f"bad Redis key prefix {prefix!r}: 1-64 of A-Z a-z 0-9 _ . -")
+        lease = next((v for k, v in query if k == "lease"), None)
+        try:
+            self.lease = DEFAULT_LEASE if lease is None else float(lease)
+        except ValueError:
+            self.lease = -1.0
+        if not 0.1 <= self.lease <= 86400:
+            raise ValueError(f"bad Redis lease {lease!r}: seconds between 0.1 and 86400")
         self.prefix = prefix
         self.where = describe_url(url)
         self.max_per_session = max_per_session
-        rest = urlencode([(k, v) for k, v in query if k != "prefix"])
+        rest = urlencode([(k, v) for k, v in query if k not in ("prefix", "lease")])
         # Short timeouts and one immediate retry: the store is local infrastructure, and a request must
         # not hang the event loop (the engine is synchronous) for long when Redis is gone.
         self._redis: redis.Redis = redis.Redis.from_url(
@@ -188,12 +203,19 @@ class RedisStore:
         """How many processes opened this namespace before: mixed into seeded ids (no collisions)."""
         self.shared_secret: str | None = secret.decode() if isinstance(secret, bytes) else None
         """Blob secret for processes started without ``--secret``, so each opens the others' blobs."""
+        self._stop = threading.Event()
+        with self._guard():
+            self._renew()
+        self._heart = threading.Thread(target=self._beat, name="resplay-redis-lease", daemon=True)
+        self._heart.start()
 
     # --- Store protocol ------------------------------------------------------------------------------
 
     def put(self, session: str, record: StoredResponse) -> None:
-        raw = record_to_json(record)
         status = record.response.get("status")
+        if status in RUNNING_STATUSES and "owner" not in record.meta:
+            record.meta["owner"] = self.generation  # whose lease keeps this job alive (module docstring)
+        raw = record_to_json(record)
         keys = [*self._keys(session), f"{self.prefix}:seq", f"{self.prefix}:sessions"]
         limit = -1 if self.max_per_session is None else self.max_per_session
         accepted = self._call(lambda: self._put_script(keys, [record.id, status or "", raw, limit, session]))
@@ -218,10 +240,18 @@ class RedisStore:
             known = self._recent.get(key)
             if known is not None and known[0] == raw:
                 self._recent.move_to_end(key)
-                return known[1]  # unchanged since this process last saw it: the same object
-        record = record_from_json(raw)
-        with self._lock:
-            self._remember(key, raw, record)
+                record = known[1]  # unchanged since this process last saw it: the same object
+            else:
+                record = None
+        if record is None:
+            record = record_from_json(raw)
+            with self._lock:
+                self._remember(key, raw, record)
+        if self._lost(record):
+            lost = record_from_json(raw)  # a copy: whoever holds ``record`` keeps it unchanged
+            fail_lost_job(lost)  # its owner died without ending it (SIGKILL): end it for everyone
+            self.put(session, lost)
+            return self.get(session, response_id)  # as stored: failed, or a cancel that came first
         return record
 
     def delete(self, session: str, response_id: str) -> bool:
@@ -268,10 +298,35 @@ class RedisStore:
         return self._call(total)
 
     def close(self) -> None:
-        """Fail this process's running background jobs (:meth:`abandon`), then close the connections."""
+        """Fail this process's running background jobs (:meth:`abandon`), give up the lease, then close the
+        connections."""
+        self._stop.set()
+        self._heart.join(timeout=5)
         with suppress(StoreUnavailable):  # Redis is gone too: nothing to tell the other processes
             self.abandon()
+            self._call(lambda: self._redis.delete(self._lease_key(self.generation)))
         self._redis.close()
+
+    def _lease_key(self, generation: int) -> str:
+        return f"{self.prefix}:alive:{generation}"
+
+    def _renew(self) -> None:
+        self._redis.set(self._lease_key(self.generation), "1", px=max(100, int(self.lease * 1000)))
+
+    def _beat(self) -> None:
+        """Renew the lease every third of its life until :meth:`close` (a daemon thread: wall clock)."""
+        while not self._stop.wait(self.lease / 3):
+            with suppress(redis.RedisError):  # an outage: the next beat tries again
+                self._renew()
+
+    def _lost(self, record: StoredResponse) -> bool:
+        """A running record whose owning process's lease has expired (that process is gone)."""
+        owner = record.meta.get("owner")
+        if record.response.get("status") not in RUNNING_STATUSES or not isinstance(owner, int):
+            return False
+        if owner == self.generation:
+            return False
+        return not self._call(lambda: self._redis.exists(self._lease_key(owner)))
 
     def abandon(self) -> int:
         """End ``failed`` every background job this process still runs, as the SQLite store does on reopen.

@@ -237,6 +237,39 @@ def test_two_processes_on_one_redis_serve_one_client_alternately(url: str) -> No
     assert [p.returncode for p in procs] == [0, 0]
 
 
+def test_jobs_of_a_sigkilled_process_end_failed_once_its_lease_expires(
+    url: str, redis_server: RedisServer
+) -> None:
+    """SIGKILL leaves no chance to fail its jobs, so the survivors do it once the dead process's lease is
+    gone: a poll on B then reads ``failed`` with the restart wording, and the failure is stored for all."""
+    prefix = url.rsplit("prefix=", 1)[1]
+    leased = f"{url}&lease=30"
+    a = _serve(leased, "--clock", "virtual")
+    port_a = _ready(a)  # A opens the namespace first: generation 0
+    b = _serve(leased, "--clock", "virtual")
+    try:
+        port_b = _ready(b)
+        keys = redis_server.client()
+        assert 0 < keys.pttl(f"{prefix}:alive:0") <= 30_000 and keys.exists(f"{prefix}:alive:1")
+        with _client(port_a) as client_a, _client(port_b) as client_b:
+            job = client_a.responses.create(model=MODEL, input="Write a haiku.", background=True)
+            a.kill()  # SIGKILL: A's job stays queued in Redis
+            a.communicate(timeout=10)
+            assert client_b.responses.retrieve(job.id).status == "queued"  # A's lease still runs
+            keys.delete(f"{prefix}:alive:0")  # what 30 s without renewal would do
+            lost = client_b.responses.retrieve(job.id)
+            assert lost.status == "failed" and lost.error is not None
+            assert lost.error.message == RESTART_MESSAGE
+            _admin(port_b, "clock/advance", {"seconds": 60})
+            assert client_b.responses.retrieve(job.id).status == "failed"
+    finally:
+        for proc in (a, b):
+            if proc.poll() is None:
+                proc.terminate()
+            proc.communicate(timeout=10)
+    assert not keys.exists(f"{prefix}:alive:1")  # B gave its lease up on SIGTERM
+
+
 def test_unreachable_redis_is_a_one_line_start_up_error() -> None:
     port = _free_port()  # nothing listens there
     done = subprocess.run(
@@ -541,3 +574,9 @@ def test_redis_outage_answers_503_server_error_and_the_server_recovers() -> None
             assert client.responses.create(model=MODEL, input="again").status == "completed"
     finally:
         own.stop()
+
+
+@pytest.mark.parametrize("lease", ["0", "abc", "1e9"])
+def test_a_bad_lease_is_refused_before_connecting(lease: str) -> None:
+    with pytest.raises(ValueError, match="bad Redis lease"):
+        RedisStore(f"redis://127.0.0.1:1/0?lease={lease}")  # port 1: nothing listens, never reached
