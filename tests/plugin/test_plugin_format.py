@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import stat
 import zlib
 from pathlib import Path
 from typing import Any
@@ -357,3 +358,15 @@ def test_plain_vcrpy_replays_a_resplay_cassette_through_the_serializer() -> None
         openai.OpenAI(base_url=uri.rsplit("/", 1)[0], api_key="sk-x0123456789", max_retries=0) as client,
     ):
         assert client.responses.create(model="gpt-5", input="Say hello in French.").output_text
+
+
+def test_atomic_write_gives_a_new_cassette_0644_and_keeps_an_existing_mode(tmp_path: Path) -> None:
+    """Cassettes are written through a temporary file; they must not come out private (mkstemp's 0600)."""
+    from pytest_plugin.persister import atomic_write
+
+    fresh = tmp_path / "new" / "cassette.yaml"
+    atomic_write(fresh, "a: 1\n")
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o644 and fresh.read_text() == "a: 1\n"
+    fresh.chmod(0o640)
+    atomic_write(fresh, "a: 2\n")
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o640 and fresh.read_text() == "a: 2\n"
