@@ -250,6 +250,13 @@ class Engine:
         )
         """Rules every new session starts with (``resplay serve --scenario FILE``), copied per session."""
         """Seals encrypted reasoning and compaction blobs with the server secret (DECISIONS 13)."""
+        # Background jobs a store ended because their process was lost (a SQLite restart, a SIGKILLed Redis
+        # owner) failed like any other: they get their response.failed webhooks too (:mod:`.webhooks`).
+        if hasattr(self.store, "on_lost"):
+            for name, response in getattr(self.store, "lost", ()):
+                self._lost_job(name, response)
+            getattr(self.store, "lost", []).clear()
+            self.store.on_lost = self._lost_job
 
     # --- sessions --------------------------------------------------------------------------------
 
@@ -563,6 +570,10 @@ class Engine:
                 seed=turn.response_id,
             )
         return run
+
+    def _lost_job(self, session: str, response: dict[str, Any]) -> None:
+        """A store ended a lost process's job ``failed``: settle it like a job of ours (its webhook)."""
+        self._settled(self.session(session), response)
 
     def _settled(self, state: Session, final: dict[str, Any]) -> None:
         """A background job ended: queue its webhook when the session has an endpoint (:mod:`.webhooks`)."""

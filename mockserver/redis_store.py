@@ -203,6 +203,10 @@ class RedisStore:
         """How many processes opened this namespace before: mixed into seeded ids (no collisions)."""
         self.shared_secret: str | None = secret.decode() if isinstance(secret, bytes) else None
         """Blob secret for processes started without ``--secret``, so each opens the others' blobs."""
+        self.lost: list[tuple[str, dict[str, Any]]] = []
+        """(session, response) of each job this process ended ``failed`` for a lost owner, until the engine
+        listens on :attr:`on_lost` (as ``SqliteStore.lost``)."""
+        self.on_lost: Callable[[str, dict[str, Any]], None] | None = None
         self._stop = threading.Event()
         with self._guard():
             self._renew()
@@ -251,7 +255,13 @@ class RedisStore:
             lost = record_from_json(raw)  # a copy: whoever holds ``record`` keeps it unchanged
             fail_lost_job(lost)  # its owner died without ending it (SIGKILL): end it for everyone
             self.put(session, lost)
-            return self.get(session, response_id)  # as stored: failed, or a cancel that came first
+            now = self.get(session, response_id)  # as stored: failed, or a cancel that came first
+            if now is not None and now.response.get("status") == "failed":
+                if self.on_lost is not None:
+                    self.on_lost(session, now.response)  # its response.failed webhook (engine)
+                else:
+                    self.lost.append((session, now.response))
+            return now
         return record
 
     def delete(self, session: str, response_id: str) -> bool:

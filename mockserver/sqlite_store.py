@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -113,6 +115,10 @@ class SqliteStore:
         )
         """How many times this file was opened before: a seeded engine starts a new id sequence per boot."""
         self._live: dict[tuple[str, str], StoredResponse] = {}
+        self.lost: list[tuple[str, dict[str, Any]]] = []
+        """(session, response) of each job this store ended ``failed`` because its process was lost; the
+        engine takes them (their ``response.failed`` webhooks) and then listens on :attr:`on_lost`."""
+        self.on_lost: Callable[[str, dict[str, Any]], None] | None = None
         self.recovered = self._fail_orphaned_jobs()
         """How many running background responses the previous process left behind (now ``failed``)."""
 
@@ -198,13 +204,14 @@ class SqliteStore:
 
     def _fail_orphaned_jobs(self) -> int:
         rows = self._db.execute(
-            "SELECT seq, record FROM responses WHERE status IN (?, ?)", RUNNING_STATUSES
+            "SELECT seq, session, record FROM responses WHERE status IN (?, ?)", RUNNING_STATUSES
         ).fetchall()
-        for seq, raw in rows:
+        for seq, session, raw in rows:
             record = record_from_json(raw)
             fail_lost_job(record)
             self._db.execute(
                 "UPDATE responses SET status = ?, record = ? WHERE seq = ?",
                 ("failed", record_to_json(record), seq),
             )
+            self.lost.append((session, record.response))
         return len(rows)

@@ -246,7 +246,10 @@ def test_jobs_of_a_sigkilled_process_end_failed_once_its_lease_expires(
     leased = f"{url}&lease=30"
     a = _serve(leased, "--clock", "virtual")
     port_a = _ready(a)  # A opens the namespace first: generation 0
-    b = _serve(leased, "--clock", "virtual")
+    # B has a webhook endpoint (nothing listens there; the delivery is what counts): the lost job's
+    # response.failed event must be queued by the process that ended it.
+    hook = f"http://127.0.0.1:{_free_port()}/hook"
+    b = _serve(leased, "--clock", "virtual", "--webhook-url", hook, "--webhook-secret", "whsec_dGVzdA==")
     try:
         port_b = _ready(b)
         keys = redis_server.client()
@@ -262,6 +265,11 @@ def test_jobs_of_a_sigkilled_process_end_failed_once_its_lease_expires(
             assert lost.error.message == RESTART_MESSAGE
             _admin(port_b, "clock/advance", {"seconds": 60})
             assert client_b.responses.retrieve(job.id).status == "failed"
+            with urllib.request.urlopen(f"http://127.0.0.1:{port_b}/_resplay/webhook", timeout=10) as page:
+                deliveries = json.loads(page.read())["deliveries"]
+            assert [(d["event"]["type"], d["event"]["data"]["id"]) for d in deliveries] == [
+                ("response.failed", job.id)
+            ]
     finally:
         for proc in (a, b):
             if proc.poll() is None:

@@ -218,3 +218,21 @@ def test_retry_schedule_is_bounded_and_signing_matches_the_sdk() -> None:
     headers = sign("plain-secret", "wh_1", int(time.time()), delivery.body)
     with openai.OpenAI(api_key="k", base_url="http://127.0.0.1:9") as sdk:
         sdk.webhooks.verify_signature(delivery.body, headers, secret="plain-secret")
+
+
+async def test_a_job_lost_with_its_process_sends_its_failed_webhook(tmp_path: Any) -> None:
+    """A restart on the same SQLite file ends the jobs the previous process left running ``failed``
+    (issue 12); like any failed background response they get their ``response.failed`` webhook."""
+    db = f"sqlite:{tmp_path / 'resplay.db'}"
+    async with receiver() as recv:
+        first = MockServer(store=db)
+        async with first, openai.AsyncOpenAI(base_url=first.base_url, api_key="k", max_retries=0) as client:
+            job = await client.responses.create(model="gpt-4o", input="hi", background=True)
+            assert job.status == "queued"  # virtual clock: still running when the process goes
+        assert recv.received == []
+        second = MockServer(store=db, webhook_url=recv.url, webhook_secret=SECRET)
+        async with second, openai.AsyncOpenAI(base_url=second.base_url, api_key="k", max_retries=0) as client:
+            event = unwrap(client, await recv.next(1), job.id)
+            assert event.type == "response.failed"
+            assert (await client.responses.retrieve(job.id)).status == "failed"
+            assert [d["state"] for d in second.webhook_deliveries()] == ["delivered"]

@@ -115,6 +115,11 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     deliverer = app[_DELIVERER] = Deliverer(engine)
     with engine.lock:
         engine.on_webhook = deliverer.submit
+        # Deliveries the engine queued before the app served (jobs a store failed at open: a SQLite restart).
+        for session in engine.sessions():
+            for delivery in session.webhooks.deliveries:
+                if delivery.state == "pending" and not delivery.attempts:
+                    deliverer.submit(delivery)
     yield
     with engine.lock:
         if engine.on_webhook == deliverer.submit:
