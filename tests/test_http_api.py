@@ -8,8 +8,14 @@ from typing import Any
 import aiohttp
 import openai
 import pytest
+from aiohttp import ClientConnectionResetError, web
+from aiohttp.test_utils import make_mocked_request
 
 from mockserver import MockServer
+from mockserver.config import ServerConfig
+from mockserver.engine import Engine
+from mockserver.web import make_app
+from mockserver.web.middleware import envelope_errors
 
 from fidelity import assert_faithful
 
@@ -418,3 +424,24 @@ def test_phase_on_assistant_input_is_kept_and_rejected_elsewhere(client: openai.
             input=[{"role": "user", "content": "hi", "phase": "final_answer"}],  # type: ignore[typeddict-unknown-key]
         )
     assert info.value.param == "input[0].phase"
+
+
+async def test_a_client_gone_while_its_answer_is_written_is_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """aiohttp raises ``ClientConnectionResetError`` (a ``ConnectionError``) when a handler writes to a
+    connection its client has closed; a load generator stopping mid-run did that on every open stream, and
+    each was logged as an unhandled error with a traceback and answered with a 500 nobody could read. The
+    error middleware now lets it through as the disconnect it is (aiohttp drops those quietly) and still
+    journals the request. The handler here stands in for the stream writer at that moment; the
+    middleware, the app and the engine are the real ones."""
+    engine = Engine(ServerConfig(clock="virtual"))
+    request = make_mocked_request("POST", "/v1/responses", app=make_app(engine))
+
+    async def writer_meets_a_closed_connection(_: web.Request) -> web.StreamResponse:
+        raise ClientConnectionResetError("Cannot write to closing transport")
+
+    with pytest.raises(ConnectionError):
+        await envelope_errors(request, writer_meets_a_closed_connection)
+    assert not [r for r in caplog.records if "unhandled error" in r.getMessage()]
+    assert [(e["path"], e["status"]) for e in engine.session().journal] == [("/v1/responses", 200)]

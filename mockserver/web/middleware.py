@@ -130,6 +130,13 @@ async def envelope_errors(request: web.Request, handler: Handler) -> web.StreamR
         error = _too_large(request)
     except web.HTTPException as exc:
         error = APIError(exc.reason or "Error", status=exc.status)
+    except ConnectionError:
+        # The client went away while its answer was being written (a stream it stopped reading): not a bug
+        # of ours, and nobody is left to answer. Journal what was sent (streams start with 200) and let
+        # aiohttp drop the connection quietly, as it does for premature disconnects.
+        if request.path.startswith(("/v1", "/openai")) and not request.get(WS_UPGRADED):
+            _journal(request, 200, None)
+        raise
     except Exception:
         # A bug of ours: answer like the real API's 500 and keep serving (never a bare 500 page).
         logger.exception("resplay: unhandled error on %s %s", request.method, request.path)
