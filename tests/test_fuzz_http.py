@@ -12,20 +12,11 @@ from typing import Any
 import httpx2
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
+from strategies import json_values
 
 from mockserver import MockServer
 
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**40), 2**40)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
-    ),
-    max_leaves=12,
-)
+JSON = json_values(text=20, keys=12, width=4, leaves=12)
 
 FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "model": st.sampled_from(["gpt-5.5", "gpt-4.1", "gpt-5.1", "o3", "nope"]) | JSON,

@@ -16,23 +16,14 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
+from strategies import json_values
 from websockets.asyncio.client import connect
 
 from mockserver import MockServer
 
 from fidelity import assert_faithful
 
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**40), 2**40)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=16),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3)
-    ),
-    max_leaves=8,
-)
+JSON = json_values(text=16, keys=10, width=3, leaves=8)
 
 CREATE_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "model": st.sampled_from(["gpt-5.5", "gpt-5.1", "o3", "nope"]) | JSON,

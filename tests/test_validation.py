@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from strategies import json_values
 
 from mockserver import errors, validation
 from mockserver.errors import InvalidRequest
@@ -416,23 +417,7 @@ def test_reporting_order(body: dict[str, Any], param: str) -> None:
 
 # --- hypothesis ----------------------------------------------------------------------------------------
 
-_json_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**40), 2**40)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=8)
-)
-
-
-def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    # A named function, not a lambda: hypothesis reads the extend function's source to check it uses its
-    # argument, and a lambda's source inside a multi-line call was misread once (deprecation warning ->
-    # error under filterwarnings=error).
-    return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-
-
-_json = st.recursive(_json_scalars, _containers, max_leaves=20)
+_json = json_values(text=8, keys=8, width=4, leaves=20)
 _KEYS = "model input tools text reasoning metadata temperature type role content stream include tool_choice"
 _keys = st.sampled_from([*_KEYS.split(), "previous_response_id", "conversation"])
 _bodies = st.dictionaries(_keys | st.text(max_size=6), _json, max_size=6)

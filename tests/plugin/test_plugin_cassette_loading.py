@@ -22,6 +22,7 @@ import pytest
 import yaml
 from hypothesis import given, settings, strategies as st
 from plugin_helpers import replay_with_sdk
+from strategies import json_values
 
 from pytest_plugin import cassette
 from pytest_plugin.cassette import dump_yaml, load_yaml
@@ -144,17 +145,7 @@ def test_unusual_documents_fall_back_to_the_safe_loader(name: str) -> None:
             load_yaml(text)
 
 
-JSON_LIKE = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=30),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=25,
-)
+JSON_LIKE = json_values(text=30, keys=10, width=4, leaves=25, bound=2**70)
 
 
 @settings(max_examples=150, deadline=None)
