@@ -73,8 +73,14 @@ from redis.client import Pipeline
 from redis.retry import Retry
 
 from .prompt_cache import Outcome, PromptCache
-from .sqlite_store import fail_lost_job, record_from_json, record_to_json
-from .store import RUNNING_STATUSES, StoredResponse, StoreUnavailable
+from .store import (
+    RUNNING_STATUSES,
+    StoredResponse,
+    StoreUnavailable,
+    fail_lost_job,
+    record_from_json,
+    record_to_json,
+)
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore", "SharedPromptCache", "describe_url"]
 

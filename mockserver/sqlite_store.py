@@ -26,30 +26,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from .store import RUNNING_STATUSES, StoredResponse
+from .store import (  # the record codec and lost-job ending are shared with the Redis store
+    RESTART_MESSAGE,
+    RUNNING_STATUSES,
+    StoredResponse,
+    fail_lost_job,
+    record_from_json,
+    record_to_json,
+)
 
 __all__ = ["RESTART_MESSAGE", "SqliteStore", "fail_lost_job", "record_from_json", "record_to_json"]
-
-RESTART_MESSAGE = "The server restarted before this background response finished."
-"""``error.message`` of a background response whose job was lost with its process (chosen)."""
-
-
-def fail_lost_job(record: StoredResponse) -> None:
-    """End the record of a background job that was lost with its process: ``failed`` with
-    :data:`RESTART_MESSAGE`, and a ``response.failed`` event so resumed streams see the end too."""
-    failed = {
-        **record.response,
-        "status": "failed",
-        "error": {"code": "server_error", "message": RESTART_MESSAGE},
-    }
-    record.response = failed
-    if record.events is not None:
-        record.events.append(
-            {"type": "response.failed", "sequence_number": len(record.events), "response": failed}
-        )
-
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -61,33 +47,6 @@ CREATE TABLE IF NOT EXISTS responses (
     UNIQUE (session, id)
 )
 """
-
-
-def record_to_json(record: StoredResponse) -> bytes:
-    """Serialise a record with orjson (every field is plain JSON)."""
-    return orjson.dumps(
-        {
-            "response": record.response,
-            "input_items": record.input_items,
-            "parent_id": record.parent_id,
-            "stored": record.stored,
-            "events": record.events,
-            "meta": record.meta,
-        }
-    )
-
-
-def record_from_json(raw: bytes | str) -> StoredResponse:
-    """The record :func:`record_to_json` wrote."""
-    data = orjson.loads(raw)
-    return StoredResponse(
-        response=data["response"],
-        input_items=data["input_items"],
-        parent_id=data.get("parent_id"),
-        stored=data.get("stored", True),
-        events=data.get("events"),
-        meta=data.get("meta") or {},
-    )
 
 
 class SqliteStore:

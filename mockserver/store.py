@@ -15,9 +15,22 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 from .errors import ServerFault
 
-__all__ = ["RUNNING_STATUSES", "MemoryStore", "Store", "StoreUnavailable", "StoredResponse", "open_store"]
+__all__ = [
+    "RESTART_MESSAGE",
+    "RUNNING_STATUSES",
+    "MemoryStore",
+    "Store",
+    "StoreUnavailable",
+    "StoredResponse",
+    "fail_lost_job",
+    "open_store",
+    "record_from_json",
+    "record_to_json",
+]
 
 RUNNING_STATUSES = ("queued", "in_progress")
 """Statuses of a background job still running: such records are never evicted."""
@@ -68,6 +81,54 @@ class StoredResponse:
     def id(self) -> str:
         """The response id."""
         return str(self.response["id"])
+
+
+# --- shared by the persistent stores (SQLite, Redis) -------------------------------------------------
+
+RESTART_MESSAGE = "The server restarted before this background response finished."
+"""``error.message`` of a background response whose job was lost with its process (chosen)."""
+
+
+def fail_lost_job(record: StoredResponse) -> None:
+    """End the record of a background job that was lost with its process: ``failed`` with
+    :data:`RESTART_MESSAGE`, and a ``response.failed`` event so resumed streams see the end too."""
+    failed = {
+        **record.response,
+        "status": "failed",
+        "error": {"code": "server_error", "message": RESTART_MESSAGE},
+    }
+    record.response = failed
+    if record.events is not None:
+        record.events.append(
+            {"type": "response.failed", "sequence_number": len(record.events), "response": failed}
+        )
+
+
+def record_to_json(record: StoredResponse) -> bytes:
+    """Serialise a record with orjson (every field is plain JSON)."""
+    return orjson.dumps(
+        {
+            "response": record.response,
+            "input_items": record.input_items,
+            "parent_id": record.parent_id,
+            "stored": record.stored,
+            "events": record.events,
+            "meta": record.meta,
+        }
+    )
+
+
+def record_from_json(raw: bytes | str) -> StoredResponse:
+    """The record :func:`record_to_json` wrote."""
+    data = orjson.loads(raw)
+    return StoredResponse(
+        response=data["response"],
+        input_items=data["input_items"],
+        parent_id=data.get("parent_id"),
+        stored=data.get("stored", True),
+        events=data.get("events"),
+        meta=data.get("meta") or {},
+    )
 
 
 class Store(Protocol):

@@ -19,7 +19,7 @@ import httpx2
 import pytest
 from serve_process import ready_port, spawn
 
-from mockserver.sqlite_store import RESTART_MESSAGE
+from mockserver.store import RESTART_MESSAGE
 
 pytestmark = pytest.mark.slow
 

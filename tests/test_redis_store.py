@@ -36,8 +36,7 @@ from mockserver.config import ServerConfig
 from mockserver.engine import Engine
 from mockserver.errors import InvalidRequest
 from mockserver.redis_store import RedisStore
-from mockserver.sqlite_store import RESTART_MESSAGE
-from mockserver.store import Store, StoredResponse, open_store
+from mockserver.store import RESTART_MESSAGE, Store, StoredResponse, open_store
 
 from fidelity import assert_faithful
 
