@@ -252,11 +252,10 @@ class Engine:
         """Seals encrypted reasoning and compaction blobs with the server secret (DECISIONS 13)."""
         # Background jobs a store ended because their process was lost (a SQLite restart, a SIGKILLed Redis
         # owner) failed like any other: they get their response.failed webhooks too (:mod:`.webhooks`).
-        if hasattr(self.store, "on_lost"):
-            for name, response in getattr(self.store, "lost", ()):
-                self._lost_job(name, response)
-            getattr(self.store, "lost", []).clear()
-            self.store.on_lost = self._lost_job
+        for name, response in self.store.lost:
+            self._lost_job(name, response)
+        self.store.lost.clear()
+        self.store.on_lost = self._lost_job
 
     # --- sessions --------------------------------------------------------------------------------
 

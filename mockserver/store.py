@@ -12,6 +12,7 @@ vanishing).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -149,6 +150,12 @@ class Store(Protocol):
     def count(self, session: str | None = None) -> int:
         """How many responses one session (or all) holds."""
 
+    lost: list[tuple[str, dict[str, Any]]]
+    """(session, response) of background jobs the store ended ``failed`` because their process was lost
+    (:func:`fail_lost_job`), not yet reported: the engine takes them at start for their webhooks."""
+    on_lost: Callable[[str, dict[str, Any]], None] | None
+    """Set by the engine once it has taken :attr:`lost`: later lost jobs are reported through it."""
+
 
 class MemoryStore:
     """The default backend: dictionaries in process memory.
@@ -160,6 +167,8 @@ class MemoryStore:
 
     def __init__(self, *, max_per_session: int | None = None) -> None:
         self._sessions: dict[str, dict[str, StoredResponse]] = {}
+        self.lost: list[tuple[str, dict[str, Any]]] = []  # jobs die only with this process: never filled
+        self.on_lost: Callable[[str, dict[str, Any]], None] | None = None
         self.max_per_session = max_per_session
 
     def put(self, session: str, record: StoredResponse) -> None:
