@@ -243,13 +243,13 @@ class Engine:
         """Called (engine lock held, any thread) with each new webhook delivery: the adapter POSTs it."""
         # A shared store (Redis) hands out one secret, so processes open each other's blobs (issue 12).
         self.sealer = Sealer(self.config.secret or getattr(self.store, "shared_secret", None))
+        """Seals encrypted reasoning and compaction blobs with the server secret (DECISIONS 13)."""
         self.latency: LatencyProfile = self.config.latency_profile()
         """How foreground responses are paced (``--latency``, :mod:`.latency`)."""
         self.scenario: rules.RuleBook | None = (
             scenario.load_scenario_file(self.config.scenario).book() if self.config.scenario else None
         )
         """Rules every new session starts with (``resplay serve --scenario FILE``), copied per session."""
-        """Seals encrypted reasoning and compaction blobs with the server secret (DECISIONS 13)."""
         # Background jobs a store ended because their process was lost (a SQLite restart, a SIGKILLed Redis
         # owner) failed like any other: they get their response.failed webhooks too (:mod:`.webhooks`).
         for name, response in self.store.lost:
