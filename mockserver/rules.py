@@ -307,6 +307,11 @@ class RuleBook:
     unmatched: list[str] = field(default_factory=list)
     """One line per request that no rule matched in strict mode (``check()`` reports them)."""
 
+    @property
+    def active(self) -> bool:
+        """Whether :meth:`pick` can do anything but return ``None`` (rules, or strict mode)."""
+        return bool(self.rules) or self.strict
+
     def add(self, rule: Rule) -> Rule:
         """Append a rule (earlier rules win)."""
         self.rules.append(rule)
