@@ -12,7 +12,7 @@ import functools
 import hashlib
 import json
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +57,10 @@ DEFAULT_SESSION = "default"
 JOURNAL_LIMIT = 10_000
 """Entries kept per session in the request journal (``GET /_resplay/requests``)."""
 
+RENDERS_KEPT = 256
+"""Turns per session whose prompt rendering is kept for a continuation (``Session.renders``): a chain's
+tip is continued, so a few hundred cover many concurrent conversations; a miss renders the whole chain."""
+
 # Models that emit the assistant ``phase`` (SPEC §10: gpt-5.3-codex and later).
 _PHASE_FAMILIES = ("gpt-5.3", "gpt-5.4", "gpt-5.5", "gpt-5.6", "gpt-6")
 
@@ -99,6 +103,15 @@ class Session:
     """Containers and their files (``/v1/containers``, :mod:`.containers`)."""
     webhooks: WebhookBook = field(default_factory=WebhookBook)
     """The session's webhook endpoint override and its deliveries (:mod:`.webhooks`)."""
+    renders: OrderedDict[str, tokens.Progress] = field(default_factory=OrderedDict)
+    """The latest turns' prompt renderings by response id, for their continuations (bounded)."""
+
+    def remember_rendering(self, response_id: str, progress: tokens.Progress) -> None:
+        """Keep a turn's rendering for a continuation; the least recently made go past ``RENDERS_KEPT``."""
+        renders = self.renders
+        renders[response_id] = progress
+        if len(renders) > RENDERS_KEPT:
+            renders.popitem(last=False)
 
 
 @dataclass
@@ -121,7 +134,7 @@ class Turn:
     carry: reasoning.Carry = field(default_factory=reasoning.Carry)
     """Reasoning the model continues from (SPEC §8)."""
     headers: Mapping[str, str] = field(default_factory=dict)
-    """Request headers, lower-cased (rule matchers read them)."""
+    """Request headers as received (rule matchers get them lower-cased, :meth:`Engine._rule_request`)."""
 
 
 class Run:
@@ -357,7 +370,7 @@ class Engine:
                 now=state.clock.now(),
             )
         turn = self._prepare(request, state, parent_lookup)
-        turn.headers = {k.lower(): v for k, v in (headers or {}).items()}
+        turn.headers = headers or {}
         # Background (SPEC §7): take the timing, and a scripted 5xx that fails the job later, before _plan.
         job = background.prepare(
             request,
@@ -420,7 +433,13 @@ class Engine:
         if turn.window is not None and turn.window.forced:
             return generator.Plan()  # final compaction_trigger: the output is the compaction item (SPEC §12)
         # A queued reply is a one-shot rule of the highest priority; then the session's rules (.rules).
-        reply = state.replies.popleft() if state.replies else state.rules.pick(self._rule_request(turn))
+        if state.replies:
+            reply: Reply | None = state.replies.popleft()
+        elif state.rules.active:
+            # Only a session with rules pays for the matchers' view (a walk up the chain for its depth).
+            reply = state.rules.pick(self._rule_request(turn))
+        else:
+            reply = None
         if isinstance(reply, ErrorReply):
             raise reply.to_error()
         if reply is not None:
@@ -454,9 +473,8 @@ class Engine:
         while node is not None:
             depth += 1
             node = self.store.get(turn.state.name, node.parent_id) if node.parent_id else None
-        return rules.Request(
-            turn.request, turn.context, turn.input_items, depth, turn.headers, turn.state.faults
-        )
+        headers = {k.lower(): v for k, v in turn.headers.items()}
+        return rules.Request(turn.request, turn.context, turn.input_items, depth, headers, turn.state.faults)
 
     def _materialize(self, turn: Turn, plan: generator.Plan) -> StoredResponse:
         """Output items with ids, usage and the ``Response`` object, wrapped in a store record."""
@@ -465,8 +483,11 @@ class Engine:
             plan, request, turn.model, turn.state, turn.shard, turn.now
         )
         # The prompt is rendered once: its pieces give usage.input_tokens (they add up to
-        # tokens.count_input) and the prompt-cache prefix digests below.
-        rendered = tokens.render_pieces(
+        # tokens.count_input) and the prompt-cache prefix digests below. A chained turn goes on from its
+        # parent's rendering (its context is the parent's, the parent's output and the new input) rather
+        # than rendering the whole chain again; tokens.render_chain renders it all when that does not hold.
+        parent = turn.parent
+        rendered, progress = tokens.render_chain(
             instructions=request.get("instructions"),
             tools=request.get("tools") or (),
             items=turn.context,
@@ -474,8 +495,10 @@ class Engine:
             style=turn.model.token_style,
             text_format=(request.get("text") or {}).get("format"),
             reasoning_context=turn.carry.reasoning_context,
+            base=turn.state.renders.get(parent.id) if parent is not None else None,
         )
-        input_tokens = sum(cost for _, cost in rendered[0])
+        turn.state.remember_rendering(turn.response_id, progress)
+        input_tokens = tokens.rendered_tokens(rendered, progress)
         output_tokens += continuity.finish(
             turn, plan, output, reasoning_tokens, input_tokens + output_tokens, self.sealer
         )
@@ -497,6 +520,7 @@ class Engine:
                 now=turn.now,
                 response_id=turn.response_id,
                 rendered=rendered,
+                progress=progress,
             ),
         )
         if tool_search.search_tool(request.get("tools") or ()) is not None:

@@ -129,11 +129,14 @@ def prefix_of(
     text_format: Mapping[str, Any] | None,
     reasoning_context: str,
     rendered: tokens.Rendering | None = None,
+    progress: tokens.Progress | None = None,
 ) -> Prefix:
     """Render a request and digest its prefix at every mark (same arguments as ``tokens.count_input``).
 
     ``rendered`` is the request's :func:`tokens.render_pieces` when the caller has it already (the engine
-    renders each prompt once, for ``usage.input_tokens`` and for this digest).
+    renders each prompt once, for ``usage.input_tokens`` and for this digest). ``progress`` is the
+    :func:`tokens.render_chain` progress that made ``rendered``: the digest then goes on from where its base
+    turn's digest stopped (kept with it) instead of hashing the whole chain again, and is kept for the next.
     """
     pieces, boundaries = rendered or tokens.render_pieces(
         instructions=instructions,
@@ -144,12 +147,24 @@ def prefix_of(
         text_format=text_format,
         reasoning_context=reasoning_context,
     )
+    seed = f"{model.response_model}\x00{model.encoding}"
+    base = progress.inherited if progress is not None else None
+    if (
+        isinstance(base, _Digested)
+        and base.seed == seed
+        and base.pieces < len(pieces)
+        # A new item that renders nothing (reasoning of an earlier turn) ends where the base ended, and its
+        # boundary replaces the kind of the base's last mark below (dict(boundaries)): digest it all again.
+        and not (len(boundaries) > base.boundaries and boundaries[base.boundaries][0] == base.pieces)
+    ):
+        digest, count, hidden = base.digest.copy(), base.count, base.hidden
+        marks, route, start = list(base.marks), base.route, base.pieces
+    else:
+        digest = hashlib.blake2b(seed.encode(), digest_size=16)
+        marks, route, count, hidden, start = [], None, 0, 0, 0
     ends = dict(boundaries)
-    digest = hashlib.blake2b(f"{model.response_model}\x00{model.encoding}".encode(), digest_size=16)
-    marks: list[Mark] = []
-    route: str | None = None
-    count = hidden = 0
-    for index, (text, cost) in enumerate(pieces[:-1]):  # the last piece is the reply priming
+    for index in range(start, len(pieces) - 1):  # the last piece is the reply priming
+        text, cost = pieces[index]
         digest.update(text.encode("utf-8", "surrogatepass"))
         digest.update(b"\x00")
         count += cost
@@ -163,8 +178,29 @@ def prefix_of(
             marks.append(Mark(count, hidden, digest.hexdigest(), kind))
         if route is None and count >= ROUTE_PREFIX_TOKENS:
             route = digest.hexdigest()
+    if progress is not None:  # nothing updates this digest again: a continuation copies it first
+        progress.follower = _Digested(
+            seed, digest, count, hidden, marks, route, max(len(pieces) - 1, 0), len(boundaries)
+        )
+        progress.inherited = None
     total = count + (pieces[-1][1] if pieces else 0)
     return Prefix(total, tuple(marks), route or digest.hexdigest())
+
+
+@dataclass(frozen=True, slots=True)
+class _Digested:
+    """Where :func:`prefix_of` stopped on a rendering (kept on its :class:`tokens.Progress`)."""
+
+    seed: str
+    digest: Any  # a hashlib.blake2b object
+    count: int
+    hidden: int
+    marks: list[Mark]
+    route: str | None
+    pieces: int
+    """Pieces digested: every piece of the rendering but the reply priming."""
+    boundaries: int
+    """Boundaries of the rendering (``tokens.Rendering`` marks) digested."""
 
 
 @dataclass(slots=True)
@@ -265,6 +301,7 @@ class PromptCache:
         now: float,
         response_id: str,
         rendered: tokens.Rendering | None = None,
+        progress: tokens.Progress | None = None,
     ) -> Outcome:
         """Look the request's prefix up, write what the family writes, and remember it for diagnostics.
 
@@ -278,6 +315,7 @@ class PromptCache:
             now: Session clock time.
             response_id: The new response's id (remembered for ``comparison_response_id``).
             rendered: The context's :func:`tokens.render_pieces`, if already made (not rendered twice).
+            progress: The :func:`tokens.render_chain` progress that made ``rendered`` (see :func:`prefix_of`).
         """
         options = request.get("prompt_cache_options")
         options = options if isinstance(options, Mapping) else {}
@@ -294,6 +332,7 @@ class PromptCache:
                 text_format=(request.get("text") or {}).get("format"),
                 reasoning_context=reasoning_context,
                 rendered=rendered,
+                progress=progress,
             )
         outcome = Outcome()
         if prefix is not None and input_tokens >= MIN_TOKENS:
