@@ -87,11 +87,15 @@ class MockServer:
         """Start in the running event loop."""
         runner = web.AppRunner(make_app(self.engine), access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, self.config.host, self.config.port, reuse_address=True)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.base_events.Server)
-        self.port = server.sockets[0].getsockname()[1]
+        try:
+            site = web.TCPSite(runner, self.config.host, self.config.port, reuse_address=True)
+            await site.start()
+            # runner.addresses works on asyncio's and uvloop's servers alike (a test suite's loop may be
+            # either; asserting asyncio's Server class failed on uvloop).
+            self.port = int(runner.addresses[0][1])
+        except BaseException:
+            await runner.cleanup()  # a failed start (port taken, ...) leaves no server or task behind
+            raise
         self._runner = runner
         return self
 

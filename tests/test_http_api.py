@@ -450,3 +450,19 @@ def test_a_client_gone_while_its_answer_is_written_is_not_an_error(
         time.sleep(0.01)  # waiting for the server thread to finish the 20 requests, not pacing a clock
     assert journalled() == [200] * 20
     assert not [r for r in caplog.records if "unhandled error" in r.getMessage()]
+
+
+def test_mock_server_starts_in_a_uvloop_event_loop() -> None:
+    """A test suite may run its event loop on uvloop: ``async with MockServer()`` must start there too
+    (it asserted asyncio's own ``Server`` class and failed on uvloop's)."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def main() -> str:
+        async with (
+            MockServer(seed=3) as server,
+            openai.AsyncOpenAI(base_url=server.base_url, api_key="k") as client,
+        ):
+            response = await client.responses.create(model="gpt-5.5", input="hi")
+        return response.status or ""
+
+    assert uvloop.run(main()) == "completed"
