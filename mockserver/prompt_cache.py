@@ -149,20 +149,22 @@ def prefix_of(
     )
     seed = f"{model.response_model}\x00{model.encoding}"
     base = progress.inherited if progress is not None else None
-    if (
-        isinstance(base, _Digested)
-        and base.seed == seed
-        and base.pieces < len(pieces)
-        # A new item that renders nothing (reasoning of an earlier turn) ends where the base ended, and its
-        # boundary replaces the kind of the base's last mark below (dict(boundaries)): digest it all again.
-        and not (len(boundaries) > base.boundaries and boundaries[base.boundaries][0] == base.pieces)
-    ):
+    ends = dict(boundaries)  # several boundaries at one piece (items that render nothing): the last wins
+    if isinstance(base, _Digested) and base.seed == seed and 0 < base.pieces < len(pieces):
         digest, count, hidden = base.digest.copy(), base.count, base.hidden
         marks, route, start = list(base.marks), base.route, base.pieces
+        kind = ends.get(start)
+        if kind != base.end_kind:
+            # New items that render nothing (an earlier turn's reasoning) end where the base ended: the
+            # mark there takes the kind of the last boundary, as digesting the whole rendering would give.
+            if base.end_kind is None:
+                marks.append(Mark(count, hidden, digest.hexdigest(), str(kind)))
+            else:  # the base's last mark is its end's (an explicit breakpoint's mark comes before it)
+                last = marks[-1]
+                marks[-1] = Mark(last.tokens, last.hidden, last.digest, str(kind), last.ttl)
     else:
         digest = hashlib.blake2b(seed.encode(), digest_size=16)
         marks, route, count, hidden, start = [], None, 0, 0, 0
-    ends = dict(boundaries)
     for index in range(start, len(pieces) - 1):  # the last piece is the reply priming
         text, cost = pieces[index]
         digest.update(text.encode("utf-8", "surrogatepass"))
@@ -179,9 +181,8 @@ def prefix_of(
         if route is None and count >= ROUTE_PREFIX_TOKENS:
             route = digest.hexdigest()
     if progress is not None:  # nothing updates this digest again: a continuation copies it first
-        progress.follower = _Digested(
-            seed, digest, count, hidden, marks, route, max(len(pieces) - 1, 0), len(boundaries)
-        )
+        end = max(len(pieces) - 1, 0)
+        progress.follower = _Digested(seed, digest, count, hidden, marks, route, end, ends.get(end))
         progress.inherited = None
     total = count + (pieces[-1][1] if pieces else 0)
     return Prefix(total, tuple(marks), route or digest.hexdigest())
@@ -199,8 +200,8 @@ class _Digested:
     route: str | None
     pieces: int
     """Pieces digested: every piece of the rendering but the reply priming."""
-    boundaries: int
-    """Boundaries of the rendering (``tokens.Rendering`` marks) digested."""
+    end_kind: str | None
+    """The kind of the boundary where the digested pieces end (the last mark's), if there is one."""
 
 
 @dataclass(slots=True)
