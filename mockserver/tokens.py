@@ -998,7 +998,7 @@ def render_chain(
         base.tokens + total,
         inherited=base.follower,
     )
-    return _primed(progress, encoding, style), progress
+    return _primed(progress, style), progress
 
 
 def _resume(
@@ -1040,23 +1040,24 @@ def _render_all(
     call_names: dict[str, str] = {}
     last_user = -1
     resumable = True
+    rendered_reasoning = False
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
             continue
         kind = item.get("type")
-        if kind == "compaction":
+        if kind == "reasoning":
+            rendered_reasoning = True  # until a later user message
+        elif kind == "compaction":
             resumable = False
         elif kind == "function_call" and item.get("call_id") is not None:
             call_names[str(item["call_id"])] = str(item.get("name") or "")
         elif item.get("role") == "user" and item.get("type", "message") == "message":
             last_user = index
-    rendered_reasoning = any(
-        isinstance(item, Mapping) and item.get("type") == "reasoning" for item in items[last_user + 1 :]
-    )
+            rendered_reasoning = False
     progress = Progress(
         key, list(items), counted, marks, call_names, last_user, rendered_reasoning, moved, total, resumable
     )
-    return _primed(progress, encoding, style), progress
+    return _primed(progress, style), progress
 
 
 def _count(
@@ -1077,9 +1078,9 @@ def _count(
     return counted, moved, total
 
 
-def _primed(progress: Progress, encoding: str, style: str) -> Rendering:
-    priming, _, _ = _count([_marker("priming")], encoding, style, progress.moved)
-    return progress.counted + priming, progress.marks
+def _primed(progress: Progress, style: str) -> Rendering:
+    # The reply priming is a marker: no text to count, and the carried message token never reaches it.
+    return [*progress.counted, ("<|priming|>", OVERHEADS[style]["priming"])], progress.marks
 
 
 def rendered_tokens(rendering: Rendering, progress: Progress) -> int:
