@@ -74,10 +74,11 @@ def _sections(args: argparse.Namespace, tool: str, use_aimock: bool) -> list[tup
         run_http(report, config)
 
     def ws(report: Report) -> None:
-        from .ws_turns import run_ws
+        from .ws_turns import run_deep, run_ws
 
         print("section 3: WebSocket turns", flush=True)
         run_ws(report, loops=3 if args.quick else 10)
+        run_deep(report, loops=1 if args.quick else 3)
         from .ws_vs_http_realistic import run_realistic
 
         run_realistic(report, rounds=1 if args.quick else 2)  # the same loop under emulated latency

@@ -18,7 +18,7 @@ from .http_load import HEADERS, MODEL
 from .report import Report, Row, fmt_ms, ratio
 from .servers import start_bench_server
 
-__all__ = ["run_ws"]
+__all__ = ["run_deep", "run_ws"]
 
 TERMINAL = ("response.completed", "response.incomplete", "response.failed", "error")
 
@@ -52,14 +52,14 @@ async def _ws_loop(url: str, turns: int) -> list[float]:
     return times
 
 
-async def _http_loop(url: str, turns: int) -> list[float]:
+async def _http_loop(url: str, turns: int, model: str = MODEL) -> list[float]:
     import aiohttp
 
     times: list[float] = []
     previous: str | None = None
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
         for turn in range(turns):
-            body: dict[str, object] = {"model": MODEL, "input": f"turn {turn}: hello", "stream": True}
+            body: dict[str, object] = {"model": model, "input": f"turn {turn}: hello", "stream": True}
             if previous is not None:
                 body["previous_response_id"] = previous
             started = time.perf_counter()
@@ -120,3 +120,41 @@ def run_ws(report: Report, *, loops: int = 10, turns: int = 20) -> None:
         )
     )
     report.note(f"Section 3: {loops} loops of {turns} chained turns each way, alternating, one client.")
+
+
+DEEP_MODELS = (MODEL, "gpt-5.5")
+"""A model without reasoning and one whose every turn carries reasoning items along the chain."""
+
+
+def run_deep(report: Report, *, loops: int = 3, turns: int = 60) -> None:
+    """Section 3: does a turn cost more as its chain grows? Late turns against early ones, same chains.
+
+    Each turn's context is the whole chain, so an engine that reworked the chain on every turn would make
+    the late turns slower (docs/performance.md, optimisation 12); the ratio shows how much.
+    """
+    server = start_bench_server("resplay")
+    window = max(1, turns // 3)
+    try:
+        http_url = server.url + "/v1/responses"
+        for model in DEEP_MODELS:
+            asyncio.run(_http_loop(http_url, 2, model))
+            early: list[float] = []
+            late: list[float] = []
+            for _ in range(loops):
+                times = asyncio.run(_http_loop(http_url, turns, model))
+                early += times[:window]
+                late += times[-window:]
+            late_p50, early_p50 = _pct(late, 50) * 1000, _pct(early, 50) * 1000
+            report.add(
+                Row(
+                    3,
+                    f"{turns}-turn HTTP stream chain, {model}: per-turn p50 ms of the last {window} turns "
+                    f"(baseline: the first {window} turns of the same chains; lower ratio is better)",
+                    fmt_ms(late_p50),
+                    fmt_ms(early_p50),
+                    ratio(late_p50, early_p50),
+                )
+            )
+    finally:
+        server.stop()
+    report.note(f"Section 3, chain depth: {loops} chains of {turns} turns per model, one client.")
