@@ -50,8 +50,9 @@ def test_docs_name_the_current_generator_version() -> None:
 def _stream(server: MockServer) -> bytes:
     request = urllib.request.Request(
         server.base_url + "/responses",
-        data=json.dumps({"model": "gpt-5.5", "input": "hi", "stream": True, "reasoning": {"effort": "low"}})
-        .encode(),
+        data=json.dumps(
+            {"model": "gpt-5.5", "input": "hi", "stream": True, "reasoning": {"effort": "low"}}
+        ).encode(),
         headers={"content-type": "application/json", "authorization": "Bearer k"},
     )
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
