@@ -17,6 +17,7 @@ Keys live under a namespace (``?prefix=NAME``, default ``resplay``), one group p
     {prefix}:boots                   processes that opened the namespace (the id component, below)
     {prefix}:secret                  the blob secret the processes share unless ``--secret`` is given
     {prefix}:alive:{generation}      a live process's lease (expires unless renewed; below)
+    {prefix}:running                 hash  [session, id] (JSON) -> owner, for every running background job
 
 ``POST /_resplay/reset`` deletes one session's keys (``?all=true``: every ``{prefix}:s:*`` key);
 nothing outside the namespace is touched, and ``boots`` survives so a running process keeps unique ids.
@@ -44,6 +45,9 @@ SQLite store's wording). One killed with SIGKILL cannot, so each process also ho
 default 15; a liveness signal, not API time, so it runs under a virtual clock too). A running record
 names its owner; a process that reads another owner's running record after that owner's lease has
 expired ends it ``failed`` the same way, so pollers and resumed streams on the survivors see an end.
+Nobody has to read it, either: every process sweeps ``{prefix}:running`` (:meth:`RedisStore.sweep`,
+every ``?sweep=SECONDS``, default a third of the lease) and ends the jobs of owners whose lease is gone,
+so their ``response.failed`` webhooks go out as the real API's would, polled or not.
 
 **Prompt cache.** Each session's cache entries, overflow counters and remembered signatures
 (:mod:`.prompt_cache`) are one JSON value that every create reads and writes in a ``WATCH`` transaction,
@@ -96,13 +100,14 @@ _T = TypeVar("_T")
 DEFAULT_LEASE = 15.0
 """Seconds a process's lease lives without renewal (renewed every third of it)."""
 
-# KEYS: responses, status, order, seq, sessions. ARGV: id, status, record, limit (-1: none), session.
-# The status rules make cross-process cancels race-free (module docstring).
+# KEYS: responses, status, order, seq, sessions, running. ARGV: id, status, record, limit (-1: none),
+# session, owner ('' when none), the job's field in running. The status rules make cross-process cancels
+# race-free (module docstring).
 _PUT = """
 local old = redis.call('HGET', KEYS[2], ARGV[1])
 local new = ARGV[2]
+local running = function(s) return s == 'queued' or s == 'in_progress' end
 if old then
-  local running = function(s) return s == 'queued' or s == 'in_progress' end
   local finished = old ~= '' and not running(old)
   if (finished and running(new)) or (old == 'cancelled' and new ~= 'cancelled')
      or (new == 'cancelled' and finished and old ~= 'cancelled') then
@@ -111,6 +116,11 @@ if old then
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[1], new)
+if running(new) and ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[6], ARGV[7], ARGV[6])
+else
+  redis.call('HDEL', KEYS[6], ARGV[7])
+end
 if not old then
   redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[4]), ARGV[1])
   redis.call('SADD', KEYS[5], ARGV[5])
@@ -134,11 +144,12 @@ end
 return 1
 """
 
-# KEYS: responses, status, order. ARGV: id.
+# KEYS: responses, status, order, running. ARGV: id, the job's field in running.
 _DELETE = """
 local gone = redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[2])
 return gone
 """
 
@@ -183,10 +194,19 @@ class RedisStore:
             self.lease = -1.0
         if not 0.1 <= self.lease <= 86400:
             raise ValueError(f"bad Redis lease {lease!r}: seconds between 0.1 and 86400")
+        sweep = next((v for k, v in query if k == "sweep"), None)
+        try:
+            every = self.lease / 3 if sweep is None else float(sweep)
+        except ValueError:
+            every = -1.0
+        if not 0.05 <= every <= 86400:
+            raise ValueError(f"bad Redis sweep interval {sweep!r}: seconds between 0.05 and 86400")
+        self.sweep_every: float | None = every
+        """Seconds between two :meth:`sweep` calls of the server (``?sweep=``; a third of the lease)."""
         self.prefix = prefix
         self.where = describe_url(url)
         self.max_per_session = max_per_session
-        rest = urlencode([(k, v) for k, v in query if k not in ("prefix", "lease")])
+        rest = urlencode([(k, v) for k, v in query if k not in ("prefix", "lease", "sweep")])
         # Short timeouts and one immediate retry: the store is local infrastructure, and a request must
         # not hang the event loop (the engine is synchronous) for long when Redis is gone.
         self._redis: redis.Redis = redis.Redis.from_url(
@@ -226,9 +246,12 @@ class RedisStore:
         if status in RUNNING_STATUSES and "owner" not in record.meta:
             record.meta["owner"] = self.generation  # whose lease keeps this job alive (module docstring)
         raw = record_to_json(record)
-        keys = [*self._keys(session), f"{self.prefix}:seq", f"{self.prefix}:sessions"]
+        keys = [*self._keys(session), f"{self.prefix}:seq", f"{self.prefix}:sessions", self._running_key]
         limit = -1 if self.max_per_session is None else self.max_per_session
-        accepted = self._call(lambda: self._put_script(keys, [record.id, status or "", raw, limit, session]))
+        owner = record.meta.get("owner")
+        args = [record.id, status or "", raw, limit, session, "" if owner is None else str(owner)]
+        args.append(_job_field(session, record.id))
+        accepted = self._call(lambda: self._put_script(keys, args))
         with self._lock:
             if accepted:
                 self._remember((session, record.id), raw, record)
@@ -274,7 +297,10 @@ class RedisStore:
         with self._lock:
             self._recent.pop((session, response_id), None)
             self._running.discard((session, response_id))
-        return bool(self._call(lambda: self._delete_script(self._keys(session), [response_id])))
+        keys = [*self._keys(session), self._running_key]
+        return bool(
+            self._call(lambda: self._delete_script(keys, [response_id, _job_field(session, response_id)]))
+        )
 
     def clear(self, session: str | None = None) -> None:
         with self._lock:
@@ -284,9 +310,12 @@ class RedisStore:
             keys, sessions = [*self._keys(session), self.cache_key(session)], f"{self.prefix}:sessions"
 
             def forget() -> None:
+                jobs = [f for f in self._redis.hkeys(self._running_key) if _field_session(f) == session]
                 pipe = self._redis.pipeline()
                 pipe.delete(*keys)
                 pipe.srem(sessions, session)
+                if jobs:
+                    pipe.hdel(self._running_key, *jobs)
                 pipe.execute()
 
             self._call(forget)
@@ -294,7 +323,7 @@ class RedisStore:
 
         def everything() -> None:
             doomed = list(self._redis.scan_iter(match=f"{self.prefix}:s:*", count=500))
-            doomed.append(f"{self.prefix}:sessions")
+            doomed += [f"{self.prefix}:sessions", self._running_key]
             for start in range(0, len(doomed), 500):
                 self._redis.unlink(*doomed[start : start + 500])
 
@@ -367,6 +396,37 @@ class RedisStore:
             ended += 1
         return ended
 
+    def sweep(self) -> int:
+        """End ``failed`` the running jobs of every other process whose lease has expired.
+
+        A SIGKILLed process's jobs would otherwise stay running until somebody read them; the server calls
+        this every :attr:`sweep_every` seconds, so their ``response.failed`` webhooks go out unprompted
+        (through :attr:`on_lost`, as for a read). Each job is ended through :meth:`get`, whose status rules
+        keep a cancel or an end that another process wrote first. Returns how many lost jobs were found.
+        """
+        jobs = self._call(lambda: self._redis.hgetall(self._running_key))
+        owners = {int(owner) for owner in jobs.values()} - {self.generation}
+        if not owners:
+            return 0
+        ordered = sorted(owners)
+
+        def alive() -> list[Any]:
+            pipe = self._redis.pipeline(transaction=False)
+            for owner in ordered:
+                pipe.exists(self._lease_key(owner))
+            return list(pipe.execute())
+
+        gone = {owner for owner, lives in zip(ordered, self._call(alive), strict=True) if not lives}
+        found = 0
+        for field, owner in jobs.items():
+            if int(owner) not in gone:
+                continue
+            session, response_id = orjson.loads(field)
+            found += 1
+            if self.get(session, response_id) is None:  # deleted meanwhile: forget the stale entry
+                self._call(functools.partial(self._redis.hdel, self._running_key, field))
+        return found
+
     def prompt_cache(self, session: str) -> SharedPromptCache:
         """The prompt cache of ``session``, kept here for every process (the engine asks at session start)."""
         return SharedPromptCache(self, session)
@@ -393,6 +453,10 @@ class RedisStore:
 
     # --- internals -----------------------------------------------------------------------------------
 
+    @property
+    def _running_key(self) -> str:
+        return f"{self.prefix}:running"
+
     def _keys(self, session: str) -> list[str]:
         # The suffixes have no ':', so the last one separates any session name unambiguously.
         base = f"{self.prefix}:s:{session}"
@@ -414,6 +478,19 @@ class RedisStore:
             yield
         except redis.RedisError as exc:
             raise StoreUnavailable(self.where, exc) from exc
+
+
+def _job_field(session: str, response_id: str) -> bytes:
+    """A running job's field in ``{prefix}:running``: any session name, unambiguously."""
+    return orjson.dumps([session, response_id])
+
+
+def _field_session(field: bytes | str) -> str | None:
+    try:
+        value = orjson.loads(field)
+    except orjson.JSONDecodeError:
+        return None
+    return value[0] if isinstance(value, list) and value and isinstance(value[0], str) else None
 
 
 class SharedPromptCache(PromptCache):

@@ -78,6 +78,8 @@ class SqliteStore:
         """(session, response) of each job this store ended ``failed`` because its process was lost; the
         engine takes them (their ``response.failed`` webhooks) and then listens on :attr:`on_lost`."""
         self.on_lost: Callable[[str, dict[str, Any]], None] | None = None
+        self.sweep_every: float | None = None
+        """One process owns the file, so its lost jobs are found when it reopens, not by sweeping."""
         self.recovered = self._fail_orphaned_jobs()
         """How many running background responses the previous process left behind (now ``failed``)."""
 
@@ -135,6 +137,10 @@ class SqliteStore:
                     "SELECT COUNT(*) FROM responses WHERE session = ?", (session,)
                 ).fetchone()
             return int(row[0])
+
+    def sweep(self) -> int:
+        """Nothing to do: a lost process's jobs are ended when the file is reopened."""
+        return 0
 
     def close(self) -> None:
         """Close the database connection (records already put stay on disk)."""

@@ -155,6 +155,11 @@ class Store(Protocol):
     (:func:`fail_lost_job`), not yet reported: the engine takes them at start for their webhooks."""
     on_lost: Callable[[str, dict[str, Any]], None] | None
     """Set by the engine once it has taken :attr:`lost`: later lost jobs are reported through it."""
+    sweep_every: float | None
+    """Seconds between two :meth:`sweep` calls the server makes; ``None``: the store needs none."""
+
+    def sweep(self) -> int:
+        """End the jobs of processes that are gone (reported through :attr:`on_lost`); how many ended."""
 
 
 class MemoryStore:
@@ -169,7 +174,12 @@ class MemoryStore:
         self._sessions: dict[str, dict[str, StoredResponse]] = {}
         self.lost: list[tuple[str, dict[str, Any]]] = []  # jobs die only with this process: never filled
         self.on_lost: Callable[[str, dict[str, Any]], None] | None = None
+        self.sweep_every: float | None = None
         self.max_per_session = max_per_session
+
+    def sweep(self) -> int:
+        """Nothing to do: jobs live and die with this process."""
+        return 0
 
     def put(self, session: str, record: StoredResponse) -> None:
         responses = self._sessions.setdefault(session, {})

@@ -9,12 +9,14 @@ namespace and the outage answers.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -277,6 +279,70 @@ def test_jobs_of_a_sigkilled_process_end_failed_once_its_lease_expires(
     assert not keys.exists(f"{prefix}:alive:1")  # B gave its lease up on SIGTERM
 
 
+class _Hooks(http.server.ThreadingHTTPServer):
+    """A loopback webhook endpoint in a thread: keeps each POST and signals its arrival."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[bytes, dict[str, str]]] = []
+        self.arrived = threading.Event()
+        hooks = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                hooks.received.append((body, dict(self.headers.items())))
+                hooks.arrived.set()
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/hook"
+
+
+def test_a_survivor_ends_a_sigkilled_processs_jobs_and_sends_their_webhooks_unpolled(
+    url: str, redis_server: RedisServer
+) -> None:
+    """Nobody polls the job: B's sweep finds A's expired lease, stores the job ``failed`` and delivers its
+    signed ``response.failed`` webhook, as the real API notifies a failed background response."""
+    prefix = url.rsplit("prefix=", 1)[1]
+    secret = "whsec_dGVzdA=="
+    hooks = _Hooks()
+    a = _serve(f"{url}&lease=30", "--clock", "virtual")
+    b = _serve(f"{url}&lease=30&sweep=0.1", "--clock", "virtual", "--webhook-url", hooks.url,
+               "--webhook-secret", secret)  # fmt: skip
+    try:
+        port_a, _ = _ready(a), _ready(b)
+        keys = redis_server.client()
+        with _client(port_a) as client_a:
+            job = client_a.responses.create(model=MODEL, input="Write a haiku.", background=True)
+        a.kill()  # SIGKILL: A's job stays queued in Redis
+        a.communicate(timeout=10)
+        assert not hooks.arrived.wait(0.5)  # A's lease still runs: B leaves the job alone
+        assert keys.hget(f"{prefix}:s:default:status", job.id) == b"queued"
+        (owner,) = keys.hgetall(f"{prefix}:running").values()  # A's generation (A and B started together)
+        keys.delete(f"{prefix}:alive:{owner.decode()}")  # what 30 s without renewal would do
+        assert hooks.arrived.wait(15), "no webhook for the lost job"
+        body, headers = hooks.received[0]
+        event = openai.OpenAI(api_key="k", webhook_secret=secret).webhooks.unwrap(body, headers)
+        assert (event.type, event.data.id) == ("response.failed", job.id)
+        assert keys.hget(f"{prefix}:s:default:status", job.id) == b"failed"  # stored, before any read
+    finally:
+        hooks.shutdown()
+        hooks.server_close()
+        for proc in (a, b):
+            if proc.poll() is None:
+                proc.terminate()
+            proc.communicate(timeout=10)
+    assert len(hooks.received) == 1
+
+
 def test_unreachable_redis_is_a_one_line_start_up_error() -> None:
     port = _free_port()  # nothing listens there
     done = subprocess.run(
@@ -321,6 +387,8 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
 
 def test_every_backend_keeps_the_same_contract(any_store: Store) -> None:
     store = any_store
+    assert store.sweep() == 0  # no other process's job to end
+    assert (store.sweep_every is None) == (not isinstance(store, RedisStore))
     assert store.get("a", "resp_1") is None
     store.put("a", _record("resp_1", tokens=3))
     got = store.get("a", "resp_1")
@@ -385,6 +453,48 @@ def test_closing_a_store_fails_only_its_own_jobs_still_running(url: str) -> None
         "resp_other": "in_progress",
     }
     assert status["resp_run"]["error"] == {"code": "server_error", "message": RESTART_MESSAGE}
+
+
+def test_a_sweep_ends_the_jobs_of_processes_whose_lease_is_gone(url: str, redis_server: RedisServer) -> None:
+    """No read needed: the sweep finds a dead owner's running jobs in every session, ends them ``failed``
+    once and reports them for their webhooks; a live owner's job and finished ones are left alone."""
+    prefix = url.rsplit("prefix=", 1)[1]
+    dead, live, sweeper = RedisStore(url), RedisStore(url), RedisStore(url)
+    dead.put("s", _record("resp_lost", "in_progress"))
+    dead.put("t", _record("resp_lost_too", "queued"))
+    dead.put("s", _record("resp_done", "in_progress"))
+    dead.put("s", _record("resp_done", "completed"))
+    dead.put("s", _record("resp_gone", "in_progress"))
+    assert dead.delete("s", "resp_gone")
+    live.put("s", _record("resp_live", "in_progress"))
+    keys = redis_server.client()
+    assert len(keys.hkeys(f"{prefix}:running")) == 3  # running jobs only: done and deleted ones left it
+    assert sweeper.sweep() == 0  # every owner still holds its lease
+    dead._stop.set()  # as after SIGKILL: no more renewals...
+    dead._heart.join(timeout=5)
+    keys.delete(f"{prefix}:alive:{dead.generation}")  # ...and the lease runs out
+    assert sweeper.sweep() == 2
+    assert sorted((session, r["id"], r["status"]) for session, r in sweeper.lost) == [
+        ("s", "resp_lost", "failed"),
+        ("t", "resp_lost_too", "failed"),
+    ]
+    lost = sweeper.get("t", "resp_lost_too")
+    assert lost is not None and lost.response["error"]["message"] == RESTART_MESSAGE
+    assert {rid: _response(live, rid)["status"] for rid in ("resp_lost", "resp_live", "resp_done")} == {
+        "resp_lost": "failed",
+        "resp_live": "in_progress",
+        "resp_done": "completed",
+    }
+    assert sweeper.sweep() == 0  # ended once: nothing of the dead process is left to find
+    assert len(sweeper.lost) == 2 and len(keys.hkeys(f"{prefix}:running")) == 1
+    live.clear("s")  # a reset forgets the session's running jobs too
+    assert keys.hkeys(f"{prefix}:running") == []
+
+
+@pytest.mark.parametrize("sweep", ["0", "abc", "1e9"])
+def test_a_bad_sweep_interval_is_refused_before_connecting(sweep: str) -> None:
+    with pytest.raises(ValueError, match="bad Redis sweep interval"):
+        RedisStore(f"redis://127.0.0.1:1/0?sweep={sweep}")  # port 1: nothing listens, never reached
 
 
 def test_an_unchanged_record_is_the_same_object_and_a_changed_one_is_reread(url: str) -> None:

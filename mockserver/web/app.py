@@ -11,6 +11,7 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..ids import IdFactory
+from ..store import StoreUnavailable
 from . import (
     admin,
     azure,
@@ -31,6 +32,7 @@ from .keys import ENGINE, REQUEST_IDS
 __all__ = ["ENGINE", "REQUEST_IDS", "make_app"]
 
 _TICKER = web.AppKey("ticker", asyncio.Task[None])
+_SWEEPER = web.AppKey("sweeper", asyncio.Task[None])
 
 
 def make_app(engine: Engine) -> web.Application:
@@ -61,6 +63,7 @@ def make_app(engine: Engine) -> web.Application:
     azure.add_routes(app)  # the same API under /openai/v1, /openai and /openai/deployments/{d}
     app.router.add_route("*", "/{tail:.*}", middleware.invalid_url)
     app.cleanup_ctx.append(_ticker)
+    app.cleanup_ctx.append(_sweeper)
     return app
 
 
@@ -101,3 +104,33 @@ async def _ticker(app: web.Application) -> AsyncIterator[None]:
     app[_TICKER].cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await app[_TICKER]
+
+
+async def _sweeper(app: web.Application) -> AsyncIterator[None]:
+    """Let a shared store end the jobs of processes that are gone (``Store.sweep``), every ``sweep_every`` s.
+
+    A liveness check on the wall clock, like the Redis lease it reads: it runs under a virtual clock too.
+    """
+    engine = app[ENGINE]
+    every = engine.store.sweep_every
+    if every is None:
+        yield
+        return
+
+    async def run() -> None:
+        while True:
+            await asyncio.sleep(every)
+            with engine.lock:
+                try:
+                    engine.store.sweep()
+                except StoreUnavailable as exc:  # an outage: one line a round, the next round tries again
+                    logger.warning("resplay: could not sweep the store for lost jobs: %s", exc.message)
+                except Exception:
+                    # A bug must not end the sweeping either.
+                    logger.exception("resplay: sweeping the store for lost jobs failed; retrying later")
+
+    app[_SWEEPER] = asyncio.create_task(run())
+    yield
+    app[_SWEEPER].cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await app[_SWEEPER]
