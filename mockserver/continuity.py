@@ -132,6 +132,7 @@ def finish(
         sealer=sealer,
         now=turn.now,
         random_bytes=random_bytes,
+        rendering=turn.rendering,
     )
     added = 0
     window = turn.window

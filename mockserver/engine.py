@@ -135,6 +135,8 @@ class Turn:
     """Reasoning the model continues from (SPEC §8)."""
     headers: Mapping[str, str] = field(default_factory=dict)
     """Request headers as received (rule matchers get them lower-cased, :meth:`Engine._rule_request`)."""
+    rendering: tokens.Progress | None = None
+    """The prompt's rendering (``_materialize``), which per-item work over the context can go on from."""
 
 
 class Run:
@@ -498,6 +500,7 @@ class Engine:
             base=turn.state.renders.get(parent.id) if parent is not None else None,
         )
         turn.state.remember_rendering(turn.response_id, progress)
+        turn.rendering = progress
         input_tokens = tokens.rendered_tokens(rendered, progress)
         output_tokens += continuity.finish(
             turn, plan, output, reasoning_tokens, input_tokens + output_tokens, self.sealer

@@ -148,7 +148,8 @@ def prefix_of(
         reasoning_context=reasoning_context,
     )
     seed = f"{model.response_model}\x00{model.encoding}"
-    base = progress.inherited if progress is not None else None
+    # The base's digest is valid only if this rendering went on from the base's (same pieces first).
+    base = progress.inherited.pop("prefix", None) if progress is not None and progress.resumed else None
     ends = dict(boundaries)  # several boundaries at one piece (items that render nothing): the last wins
     if isinstance(base, _Digested) and base.seed == seed and 0 < base.pieces < len(pieces):
         digest, count, hidden = base.digest.copy(), base.count, base.hidden
@@ -182,8 +183,10 @@ def prefix_of(
             route = digest.hexdigest()
     if progress is not None:  # nothing updates this digest again: a continuation copies it first
         end = max(len(pieces) - 1, 0)
-        progress.follower = _Digested(seed, digest, count, hidden, marks, route, end, ends.get(end))
-        progress.inherited = None
+        progress.followers["prefix"] = _Digested(
+            seed, digest, count, hidden, marks, route, end, ends.get(end)
+        )
+        progress.inherited.pop("prefix", None)
     total = count + (pieces[-1][1] if pieces else 0)
     return Prefix(total, tuple(marks), route or digest.hexdigest())
 

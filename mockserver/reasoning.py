@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from . import generator
+from . import generator, tokens
 from .catalog import ModelInfo
 from .errors import InvalidRequest, NotFound
 from .sealing import BlobError, Sealer, abbreviate
@@ -127,13 +127,36 @@ def _digest(text: str, size: int = 16) -> str:
     return hashlib.blake2b(text.encode(), digest_size=size).hexdigest()
 
 
-def fingerprint(items: Sequence[Mapping[str, Any]]) -> str:
+def fingerprint(items: Sequence[Mapping[str, Any]], progress: tokens.Progress | None = None) -> str:
     """Fingerprint of the context a reasoning item was produced from.
 
     Only what the client authors and resends verbatim counts (user, system and developer texts, and
     compaction blobs), so the same conversation sent statelessly, as plain strings or content lists, with or
     without ids, or through a ``previous_response_id`` chain gives the same value.
+
+    Args:
+        items: The context.
+        progress: The turn's rendering of ``items`` (``tokens.render_chain``): the parts of the items its
+            base covered are taken from there and this turn's are kept for the next, so a chained turn
+            looks only at its new items (each turn looked at the whole chain).
     """
+    if (
+        progress is None
+        or len(progress.items) != len(items)
+        or (items and progress.items[-1] is not items[-1])
+    ):
+        return _digest("\x1e".join(_parts(items)))
+    inherited = progress.inherited.pop("fingerprint", None)
+    if inherited is not None:
+        done, earlier = inherited
+        parts = earlier + _parts(items[done:])
+    else:
+        parts = _parts(items)
+    progress.followers["fingerprint"] = (len(items), parts)
+    return _digest("\x1e".join(parts))
+
+
+def _parts(items: Sequence[Mapping[str, Any]]) -> list[str]:
     parts: list[str] = []
     for item in items:
         kind = item.get("type", "message")
@@ -141,7 +164,7 @@ def fingerprint(items: Sequence[Mapping[str, Any]]) -> str:
             parts.append(f"{item.get('role')}:{_text(item.get('content'))}")
         elif kind == "compaction":
             parts.append("cmp:" + _digest(str(item.get("encrypted_content"))))
-    return _digest("\x1e".join(parts))
+    return parts
 
 
 def _follower_keys(item: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -436,6 +459,7 @@ def seal_output(
     sealer: Sealer,
     now: float,
     random_bytes: Callable[[int], bytes],
+    rendering: tokens.Progress | None = None,
 ) -> list[dict[str, Any]]:
     """Seal the state of every reasoning item of ``output`` (in place when ``blobs``); returns the states.
 
@@ -450,6 +474,7 @@ def seal_output(
         sealer: Seals the blobs.
         now: Session clock time.
         random_bytes: IV source (the session's seeded generator).
+        rendering: The turn's rendering of ``context`` (see :func:`fingerprint`).
     """
     prefix: str | None = None  # fingerprinted once, and only when there is reasoning to seal (O(context))
     states: list[dict[str, Any]] = []
@@ -458,7 +483,7 @@ def seal_output(
         if item.get("type") != "reasoning":
             continue
         if prefix is None:
-            prefix = fingerprint(context)
+            prefix = fingerprint(context, rendering)
         following = output[index + 1] if index + 1 < len(output) else None
         state = {
             "v": 1,

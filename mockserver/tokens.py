@@ -32,7 +32,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
@@ -931,11 +931,15 @@ class Progress:
     """Tokens of ``counted``."""
     resumable: bool = True
     """False after a compaction item (it drops what came before it, so items do not simply add up)."""
-    follower: Any = None
-    """State a follower of the rendering keeps with it (``prompt_cache.prefix_of``'s digest)."""
-    inherited: Any = None
-    """The :attr:`follower` of the progress this one continued, to go on from (not the progress itself:
-    a chain of progresses would keep every ancestor's lists alive)."""
+    resumed: bool = False
+    """This rendering went on from its base's (its pieces start with the base's pieces)."""
+    followers: dict[str, Any] = field(default_factory=dict)
+    """State that work over the same items keeps with them, by name: ``prefix`` (the prompt-cache digest,
+    ``prompt_cache.prefix_of``; valid only where :attr:`resumed`), ``fingerprint`` (the reasoning prefix
+    fingerprint's parts, ``reasoning.fingerprint``; valid wherever the items extend the base's)."""
+    inherited: dict[str, Any] = field(default_factory=dict)
+    """The :attr:`followers` of the base this progress's items extend, to go on from; each consumer takes
+    its own out (not the base itself: a chain of progresses would keep every ancestor's lists alive)."""
 
 
 def render_chain(
@@ -962,9 +966,13 @@ def render_chain(
     """
     key = (instructions, tools, text_format, style, encoding, reasoning_context)
     all_turns = reasoning_context == "all_turns"
-    resumed = _resume(base, key, items, all_turns) if base is not None else None
+    extends = base is not None and _extends(base, items)
+    resumed = _resume(base, key, items, all_turns) if base is not None and extends else None
     if resumed is None:
-        return _render_all(key, items, all_turns)
+        rendering, fresh = _render_all(key, items, all_turns)
+        if base is not None and extends:
+            fresh.inherited = dict(base.followers)  # the items still extend: per-item work can go on
+        return rendering, fresh
     assert base is not None
     last_user, rendered_reasoning = resumed
     start = len(base.items)
@@ -996,21 +1004,28 @@ def render_chain(
         rendered_reasoning,
         moved,
         base.tokens + total,
-        inherited=base.follower,
+        resumed=True,
+        inherited=dict(base.followers),
     )
     return _primed(progress, style), progress
+
+
+def _extends(base: Progress, items: Sequence[Mapping[str, Any]]) -> bool:
+    """``items`` start with items equal to ``base.items`` (the same objects, or equal copies)."""
+    done = base.items
+    if len(items) < len(done):
+        return False
+    return all(old is new or old == new for old, new in zip(done, items, strict=False))
 
 
 def _resume(
     base: Progress, key: tuple[Any, ...], items: Sequence[Mapping[str, Any]], all_turns: bool
 ) -> tuple[int, bool] | None:
-    """``(last_user, rendered_reasoning)`` for continuing ``base`` with ``items``, or ``None``."""
+    """``(last_user, rendered_reasoning)`` for continuing ``base`` with ``items`` (which extend it), or
+    ``None`` when the rendering must start over."""
     done = base.items
-    if not base.resumable or len(items) < len(done) or base.key != key:
+    if not base.resumable or base.key != key:
         return None
-    for old, new in zip(done, items, strict=False):  # items may be longer: the new turn's part
-        if old is not new and old != new:
-            return None
     last_user = base.last_user
     rendered_reasoning = base.rendered_reasoning
     for index in range(len(done), len(items)):

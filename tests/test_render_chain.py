@@ -51,6 +51,7 @@ _turn = st.fixed_dictionaries(
         "parent": st.sampled_from([0, 0, 0, 0, 1, 2, 99]),  # mostly the tip; 99: a new conversation
         "store": st.sampled_from([True, True, True, False]),
         "compact": st.sampled_from([False, False, False, False, True]),
+        "blobs": st.booleans(),  # encrypted reasoning: its sealed state holds the context's fingerprint
         # Mostly the conversation's setting; now and then one turn changes a part of it.
         "change": st.sampled_from(
             [None, None, None, None, None, "instructions", "tools", "context", "model"]
@@ -87,6 +88,8 @@ def _body(setting: dict[str, Any], turn: dict[str, Any], previous: dict[str, Any
         if context is not None:
             reasoning["context"] = context
         body["reasoning"] = reasoning
+        if turn["blobs"]:
+            body["include"] = ["reasoning.encrypted_content"]
     if turn["compact"]:
         body["context_management"] = [{"type": "compaction", "compact_threshold": 1000}]
     return body
@@ -140,7 +143,7 @@ def test_a_tool_loop_continues_and_a_long_chain_reuses_the_parents_digest() -> N
         ).response
         progress = session.renders[response["id"]]
         assert progress.counted[: len(base.counted)] == base.counted
-        assert progress.follower is not None and progress.inherited is None  # the digest went on, and let go
+        assert "prefix" in progress.followers and "prefix" not in progress.inherited  # went on, let go
         full = tokens.count_input(
             instructions=None,
             tools=(),
