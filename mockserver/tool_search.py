@@ -223,9 +223,14 @@ def check(
                     "tool in 'tools'.",
                     param="tools",
                 )
-    seen = {str(i["id"]) for i in history if isinstance(i.get("id"), str)}
     raw = request.get("input")
     sent = raw if isinstance(raw, list) else []
+    # The history's ids are collected only when the input sends an id of its own (O(chain) otherwise).
+    sends_ids = any(
+        isinstance(i, Mapping) and isinstance(i.get("id"), str) and i.get("type") != "item_reference"
+        for i in sent
+    )
+    seen = {str(i["id"]) for i in history if isinstance(i.get("id"), str)} if sends_ids else set()
     for item in sent:
         item_id = item.get("id") if isinstance(item, Mapping) else None
         if isinstance(item_id, str) and item.get("type") != "item_reference":
@@ -252,6 +257,8 @@ def _check_namespaces(
             (namespaced if _deferred(tool) else default).add(str(tool.get("name")))
         elif tool.get("type") == "namespace":
             namespaced.update(str(m.get("name")) for m in tool.get("tools") or () if isinstance(m, Mapping))
+    if not namespaced:
+        return  # nothing namespaced: no call can lack its namespace (and no need to scan the context)
     _, plain, _ = _loaded_views(context)
     default.update(plain)
     if not namespaced - default:
