@@ -113,6 +113,43 @@ def test_every_bit_flip_of_the_decoded_token_is_rejected(which: int, byte: int, 
         SEALER.open("reasoning", base64.urlsafe_b64encode(bytes(raw)).decode())
 
 
+def test_a_token_opened_before_opens_from_memory_and_any_change_is_still_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Clients resend their blobs every turn: a verified token is not decrypted again, but the memo is keyed
+    by the exact token and purpose, so a changed token or another purpose goes through every check."""
+    from mockserver import sealing
+
+    sealer = Sealer("memo")
+    token = seal(sealer)
+    first = sealer.open("reasoning", token)
+    first["tokens"] = -1  # a caller changing its copy changes nothing for the next caller
+    verified: list[str] = []
+    real_verify = Sealer._verify
+
+    def counting(self: Sealer, purpose: str, token: str) -> dict[str, object]:
+        verified.append(token)
+        return real_verify(self, purpose, token)
+
+    monkeypatch.setattr(Sealer, "_verify", counting)
+    assert sealer.open("reasoning", token) == PAYLOAD and verified == []  # from memory
+    with pytest.raises(BlobError):
+        sealer.open("compaction", token)  # another purpose: checked, and refused
+    bad = token[:-5] + ("A" if token[-5] != "A" else "B") + token[-4:]
+    with pytest.raises(BlobError):
+        sealer.open("reasoning", bad)
+    assert verified == [token, bad]
+    with pytest.raises(BlobError):
+        Sealer("another secret").open("reasoning", token)  # the memo is per key
+    monkeypatch.setattr(sealing, "OPENED_KEPT", 2)
+    others = [seal(sealer, {**PAYLOAD, "n": n}, seed=n) for n in range(3)]
+    for other in others:
+        sealer.open("reasoning", other)
+    verified.clear()
+    sealer.open("reasoning", token)  # pushed out by the three newer ones: verified again
+    assert verified == [token]
+
+
 def test_no_key_material_in_repr_or_errors() -> None:
     secret = "sk-resplay-secret-material-0123456789"
     sealer = Sealer(secret)
