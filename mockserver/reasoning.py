@@ -371,6 +371,10 @@ def inspect(
         ),
         default=-1,
     )
+    # The fingerprint of window[:index] for each reasoning item the client sent, from parts gathered in one
+    # pass (fingerprinting each prefix anew was O(n) per item: O(n^2) for a stateless loop resending all).
+    parts: list[str] = []
+    parted = 0
     for index, (item, origin) in enumerate(zip(window, window_origins, strict=True)):
         kind = item.get("type", "message")
         if kind == "reasoning":
@@ -385,8 +389,11 @@ def inspect(
             reason = None
             if state.get("family") != model.family:
                 reason = "model_mismatch"
-            elif origin != "history" and state.get("prefix") != fingerprint(window[:index]):
-                reason = "prefix_mismatch"
+            elif origin != "history":
+                parts += _parts(window[parted:index])
+                parted = index
+                if state.get("prefix") != _digest("\x1e".join(parts)):  # fingerprint(window[:index])
+                    reason = "prefix_mismatch"
             if reason is not None:
                 carry.withheld.append(
                     {"id": item_id, "action": "removed", "reason": reason, "type": "reasoning"}

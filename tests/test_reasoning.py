@@ -363,6 +363,41 @@ def test_edited_history_withholds_the_reasoning(client: openai.OpenAI) -> None:
     assert first_turn(client).input_transformations is None  # absent unless something was withheld
 
 
+def test_a_stateless_loop_resending_every_reasoning_item_keeps_them_all(client: openai.OpenAI) -> None:
+    """Each resent reasoning item is checked against the fingerprint of everything before it (one pass over
+    the window for all of them): in an honest stateless loop none is withheld, however many there are."""
+    items: list[dict[str, Any]] = []
+    seen = 0
+    for turn in range(4):
+        items.append({"role": "user", "content": f"Question {turn}: tell me a fact."})
+        response = client.responses.create(
+            model=MODEL,
+            input=items,  # type: ignore[arg-type]
+            reasoning=REASONING,
+            store=False,
+            include=["reasoning.encrypted_content"],
+        )
+        assert response.input_transformations is None, (turn, response.input_transformations)
+        items += as_input(response.output)
+        seen += 1
+    assert sum(1 for item in items if item.get("type") == "reasoning") == seen
+    # Changing the second user message changes the prefix of every reasoning item after it: the first
+    # one is kept, each later one is withheld.
+    tampered = [dict(item) for item in items]
+    first_user = next(i for i, item in enumerate(tampered) if item.get("role") == "user" and i > 0)
+    tampered[first_user] = {**tampered[first_user], "content": "Something else entirely."}
+    tampered.append({"role": "user", "content": "And now?"})
+    response = client.responses.create(
+        model=MODEL,
+        input=tampered,  # type: ignore[arg-type]
+        reasoning=REASONING,
+        store=False,
+        include=["reasoning.encrypted_content"],
+    )
+    withheld = response.input_transformations or []
+    assert [t.reason for t in withheld] == ["prefix_mismatch"] * (seen - 1)
+
+
 def test_earlier_turns_reasoning_is_not_continued_from_before_gpt_5_6(client: openai.OpenAI) -> None:
     first = client.responses.create(model=MODEL, input="Tell me a fact.", reasoning=REASONING, store=False)
     items = [
