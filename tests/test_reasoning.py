@@ -363,6 +363,7 @@ def test_edited_history_withholds_the_reasoning(client: openai.OpenAI) -> None:
     assert first_turn(client).input_transformations is None  # absent unless something was withheld
 
 
+@requires_sdk("3.50.0", "Response.input_transformations")
 def test_a_stateless_loop_resending_every_reasoning_item_keeps_them_all(client: openai.OpenAI) -> None:
     """Each resent reasoning item is checked against the fingerprint of everything before it (one pass over
     the window for all of them): in an honest stateless loop none is withheld, however many there are."""
