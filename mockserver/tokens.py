@@ -889,18 +889,7 @@ def render_pieces(
     """
     marks: list[tuple[int, str]] = []
     pieces = _render(instructions, tools, items, style, text_format, reasoning_context, marks)
-    costs = OVERHEADS[style]
-    counted: list[tuple[str, int]] = []
-    moved = 0
-    for text, key in pieces:
-        cost = count_text(text, encoding) if key is None else _piece_cost(key, costs)
-        if key == "message" and cost > 0:
-            # One token of the message overhead is its <|end|>: a breakpoint inside the message comes before
-            # it (measured: the recorded gpt-5.6 write is 3 + the block's 4,009 tokens = 4,012).
-            cost, moved = cost - 1, 1
-        elif text == "<|end|>" and moved:
-            cost, moved = cost + moved, 0
-        counted.append((text, cost))
+    counted, _, _ = _count(pieces, encoding, style, 0)
     return counted, marks
 
 
@@ -1085,6 +1074,8 @@ def _count(
     for text, key in pieces:
         cost = count_text(text, encoding) if key is None else _piece_cost(key, costs)
         if key == "message" and cost > 0:
+            # One token of the message overhead is its <|end|>: a breakpoint inside the message comes before
+            # it (measured: the recorded gpt-5.6 write is 3 + the block's 4,009 tokens = 4,012).
             cost, moved = cost - 1, 1
         elif text == "<|end|>" and moved:
             cost, moved = cost + moved, 0

@@ -363,6 +363,17 @@ def test_edited_history_withholds_the_reasoning(client: openai.OpenAI) -> None:
     assert first_turn(client).input_transformations is None  # absent unless something was withheld
 
 
+def _stateless(client: openai.OpenAI, items: list[dict[str, Any]]) -> Any:
+    """One turn of a stateless client: everything resent, blobs asked for."""
+    return client.responses.create(
+        model=MODEL,
+        input=items,  # type: ignore[arg-type]
+        reasoning=REASONING,
+        store=False,
+        include=["reasoning.encrypted_content"],
+    )
+
+
 @requires_sdk("3.50.0", "Response.input_transformations")
 def test_a_stateless_loop_resending_every_reasoning_item_keeps_them_all(client: openai.OpenAI) -> None:
     """Each resent reasoning item is checked against the fingerprint of everything before it (one pass over
@@ -371,13 +382,7 @@ def test_a_stateless_loop_resending_every_reasoning_item_keeps_them_all(client: 
     seen = 0
     for turn in range(4):
         items.append({"role": "user", "content": f"Question {turn}: tell me a fact."})
-        response = client.responses.create(
-            model=MODEL,
-            input=items,  # type: ignore[arg-type]
-            reasoning=REASONING,
-            store=False,
-            include=["reasoning.encrypted_content"],
-        )
+        response = _stateless(client, items)
         assert response.input_transformations is None, (turn, response.input_transformations)
         items += as_input(response.output)
         seen += 1
@@ -388,13 +393,7 @@ def test_a_stateless_loop_resending_every_reasoning_item_keeps_them_all(client: 
     first_user = next(i for i, item in enumerate(tampered) if item.get("role") == "user" and i > 0)
     tampered[first_user] = {**tampered[first_user], "content": "Something else entirely."}
     tampered.append({"role": "user", "content": "And now?"})
-    response = client.responses.create(
-        model=MODEL,
-        input=tampered,  # type: ignore[arg-type]
-        reasoning=REASONING,
-        store=False,
-        include=["reasoning.encrypted_content"],
-    )
+    response = _stateless(client, tampered)
     withheld = response.input_transformations or []
     assert [t.reason for t in withheld] == ["prefix_mismatch"] * (seen - 1)
 
