@@ -21,21 +21,10 @@ from mockserver.engine import Engine
 
 from fidelity import assert_faithful
 from sdk_versions import requires_sdk
+from tool_defs import WEATHER
 
 MODEL = "gpt-5.5"
 QUESTION = "What is the weather in Paris?"
-TOOL: dict[str, Any] = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Current weather for a city",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-        "additionalProperties": False,
-    },
-    "strict": True,
-}
 REASONING: Any = {"effort": "low", "summary": "auto"}
 CONTINUED = re.compile(r"Continuing from (\d+) earlier reasoning items? \((\d+) reasoning tokens\)\.")
 
@@ -47,7 +36,9 @@ def as_input(items: list[Any]) -> list[dict[str, Any]]:
 
 def first_turn(client: openai.OpenAI, **options: Any) -> Any:
     options.setdefault("store", False)
-    return client.responses.create(model=MODEL, input=QUESTION, tools=[TOOL], reasoning=REASONING, **options)
+    return client.responses.create(
+        model=MODEL, input=QUESTION, tools=[WEATHER], reasoning=REASONING, **options
+    )
 
 
 def tool_result(response: Any, output: str = '{"temp_c": 21}') -> dict[str, Any]:
@@ -62,7 +53,7 @@ def handoff(response: Any) -> list[dict[str, Any]]:
 
 def second_turn(client: openai.OpenAI, items: list[dict[str, Any]], **options: Any) -> Any:
     options.setdefault("store", False)
-    return client.responses.create(model=MODEL, input=items, tools=[TOOL], reasoning=REASONING, **options)
+    return client.responses.create(model=MODEL, input=items, tools=[WEATHER], reasoning=REASONING, **options)
 
 
 def reasoning_item(response: Any) -> Any:
@@ -101,7 +92,7 @@ def test_store_false_returns_blobs_by_default_store_true_does_not(client: openai
 
 def test_stream_carries_the_blob_on_added_done_and_final(client: openai.OpenAI) -> None:
     raw = client.responses.with_raw_response.create(
-        model=MODEL, input=QUESTION, tools=[TOOL], reasoning=REASONING, store=False, stream=True
+        model=MODEL, input=QUESTION, tools=[WEATHER], reasoning=REASONING, store=False, stream=True
     )
     text = raw.http_response.read().decode()
     events = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
@@ -151,10 +142,10 @@ def test_stateless_handoff_continues_from_the_reasoning(server: MockServer, clie
 
 async def test_async_stateless_handoff(async_client: openai.AsyncOpenAI) -> None:
     first = await async_client.responses.create(
-        model=MODEL, input=QUESTION, tools=[TOOL], reasoning=REASONING, store=False
+        model=MODEL, input=QUESTION, tools=[WEATHER], reasoning=REASONING, store=False
     )
     second = await async_client.responses.create(
-        model=MODEL, input=handoff(first), tools=[TOOL], reasoning=REASONING, store=False
+        model=MODEL, input=handoff(first), tools=[WEATHER], reasoning=REASONING, store=False
     )
     assert CONTINUED.search(second.output_text) is not None
 
@@ -189,7 +180,7 @@ def test_previous_response_id_chain_continues_too(client: openai.OpenAI) -> None
         model=MODEL,
         previous_response_id=first.id,
         input=[tool_result(first)],
-        tools=[TOOL],
+        tools=[WEATHER],
         reasoning=REASONING,
     )
     assert CONTINUED.search(second.output_text) is not None
@@ -201,7 +192,7 @@ def test_input_tokens_endpoint_agrees_with_the_create(client: openai.OpenAI) -> 
     counted = client.responses.input_tokens.count(
         model=MODEL,
         input=handoff(first),
-        tools=[TOOL],
+        tools=[WEATHER],
         reasoning=REASONING,  # type: ignore[arg-type]
     )
     assert counted.input_tokens == second.usage.input_tokens
@@ -340,7 +331,7 @@ def test_other_model_family_withholds_the_reasoning(client: openai.OpenAI) -> No
     raw = client.responses.with_raw_response.create(
         model="gpt-5.4",
         input=handoff(first),
-        tools=[TOOL],
+        tools=[WEATHER],
         reasoning=REASONING,
         store=False,  # type: ignore[arg-type]
     )
@@ -424,7 +415,7 @@ def test_blobs_are_deterministic_under_a_seed() -> None:
     for _ in range(2):
         engine = Engine(ServerConfig(seed=5, secret="s"), clock_factory=lambda: VirtualClock(1_771_352_836))
         run = engine.create(
-            {"model": MODEL, "input": QUESTION, "tools": [TOOL], "reasoning": REASONING, "store": False}
+            {"model": MODEL, "input": QUESTION, "tools": [WEATHER], "reasoning": REASONING, "store": False}
         )
         bodies.append(json.dumps(run.response))
     assert bodies[0] == bodies[1] and "gAAAAA" in bodies[0]
@@ -446,7 +437,7 @@ def ws_turn(connection: Any, **create: Any) -> list[dict[str, Any]]:
 def test_websocket_stateless_handoff_across_connections(client: openai.OpenAI) -> None:
     with client.responses.connect() as first_connection:
         first = ws_turn(
-            first_connection, model=MODEL, input=QUESTION, tools=[TOOL], reasoning=REASONING, store=False
+            first_connection, model=MODEL, input=QUESTION, tools=[WEATHER], reasoning=REASONING, store=False
         )
     for frame in first:
         assert_faithful(frame, kind="ws_event")
@@ -466,17 +457,17 @@ def test_websocket_stateless_handoff_across_connections(client: openai.OpenAI) -
     # A new connection has no cache of the first: the blobs carry the state (SPEC §6.5, §8).
     with client.responses.connect() as second_connection:
         second = ws_turn(
-            second_connection, model=MODEL, input=items, tools=[TOOL], reasoning=REASONING, store=False
+            second_connection, model=MODEL, input=items, tools=[WEATHER], reasoning=REASONING, store=False
         )
         text = second[-1]["response"]["output"][-1]["content"][0]["text"]
         assert CONTINUED.search(text) is not None
         tampered = [dict(i) for i in items]
         tampered[1]["encrypted_content"] = tampered[1]["encrypted_content"][:-4]
-        error = ws_turn(second_connection, model=MODEL, input=tampered, tools=[TOOL], store=False)
+        error = ws_turn(second_connection, model=MODEL, input=tampered, tools=[WEATHER], store=False)
         assert_faithful(error[-1], kind="ws_event")
         # The connection stays usable after a request-scoped error.
         again = ws_turn(
-            second_connection, model=MODEL, input=items, tools=[TOOL], reasoning=REASONING, store=False
+            second_connection, model=MODEL, input=items, tools=[WEATHER], reasoning=REASONING, store=False
         )
     assert error[-1]["type"] == "error" and error[-1]["status"] == 400
     assert error[-1]["error"]["code"] == "invalid_encrypted_content" and error[-1]["error"]["param"] is None

@@ -19,18 +19,8 @@ from mockserver import tokens
 from mockserver.config import ServerConfig
 from mockserver.engine import Engine, Session
 
-WEATHER = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Weather for a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-        "additionalProperties": False,
-    },
-    "strict": True,
-}
+from tool_defs import WEATHER
+
 # ~1,300 tokens: past the prompt cache's 1,024-token minimum, so its prefix digests run too.
 LONG = " ".join(
     f"Paragraph {i}: the quick brown fox jumps over the lazy dog near the river bank." for i in range(80)
