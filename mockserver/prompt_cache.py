@@ -151,18 +151,17 @@ def prefix_of(
     # The base's digest is valid only if this rendering went on from the base's (same pieces first).
     base = progress.inherited.pop("prefix", None) if progress is not None and progress.resumed else None
     ends = dict(boundaries)  # several boundaries at one piece (items that render nothing): the last wins
-    if isinstance(base, _Digested) and base.seed == seed and 0 < base.pieces < len(pieces):
+    # Every rendered item ends with a boundary, so a base with pieces has a mark where it ended.
+    if isinstance(base, _Digested) and base.seed == seed and base.end_kind and base.pieces < len(pieces):
         digest, count, hidden = base.digest.copy(), base.count, base.hidden
         marks, route, start = list(base.marks), base.route, base.pieces
-        kind = ends.get(start)
-        if kind != base.end_kind:
-            # New items that render nothing (an earlier turn's reasoning) end where the base ended: the
-            # mark there takes the kind of the last boundary, as digesting the whole rendering would give.
-            if base.end_kind is None:
-                marks.append(Mark(count, hidden, digest.hexdigest(), str(kind)))
-            else:  # the base's last mark is its end's (an explicit breakpoint's mark comes before it)
-                last = marks[-1]
-                marks[-1] = Mark(last.tokens, last.hidden, last.digest, str(kind), last.ttl)
+        end_kind = ends.get(start, base.end_kind)
+        if end_kind != base.end_kind:
+            # New items that render nothing (an earlier turn's reasoning) end where the base ended: its last
+            # mark (an explicit breakpoint's comes before it) takes the kind of the last boundary there, as
+            # digesting the whole rendering would give.
+            last = marks[-1]
+            marks[-1] = Mark(last.tokens, last.hidden, last.digest, end_kind, last.ttl)
     else:
         digest = hashlib.blake2b(seed.encode(), digest_size=16)
         marks, route, count, hidden, start = [], None, 0, 0, 0

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from mockserver import tokens
 from mockserver.config import ServerConfig
@@ -113,6 +113,23 @@ def _engines(monkeypatch: pytest.MonkeyPatch) -> tuple[Engine, Engine]:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(setting=_setting, turns=st.lists(_turn, min_size=2, max_size=10))
+# Pinned: a reasoning model's long prompt, then a new question. The new items start with the earlier
+# reasoning, which renders nothing and relabels the parent's last prompt-cache mark.
+@example(
+    setting={"model": "gpt-5.5", "tools": False, "instructions": None, "context": None},
+    turns=[
+        {
+            "text": t,
+            "force_call": False,
+            "parent": 0,
+            "store": True,
+            "compact": False,
+            "blobs": False,
+            "change": None,
+        }
+        for t in ("hi", LONG, "hi")
+    ],
+)
 def test_continuing_a_rendering_gives_what_rendering_the_whole_chain_gives(
     setting: dict[str, Any], turns: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
